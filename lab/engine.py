@@ -1,0 +1,288 @@
+"""The scenario engine: config → images → one guest per profile → verdicts → report.
+
+Data flows one way. Each profile boots once and runs its scenarios in sequence; profiles run in
+parallel up to a limit. A guest that panics or hangs fails the scenario it was running (with the
+console excerpt), is rebooted, and the profile's remaining scenarios still run.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lab.checks import CHECKS, CheckContext
+from lab.errors import BootError, GuestError, LabError
+from lab.images import BuiltKernel, Images, ImageSet, user_kernel
+from lab.machine import (
+    GuestIdentity,
+    Machine,
+    choose_accel,
+    kvm_known_broken,
+    mark_kvm_broken,
+    qemu_version,
+    reap_all,
+)
+from lab.profiles import Profile
+from lab.report import RunReport
+from lab.results import Environment, Status, Verdict
+from lab.scenarios import Scenario
+from lab.transport import GuestSession
+
+Log = Callable[[str], None]
+
+
+def default_jobs() -> int:
+    """One guest per core: TCG is CPU-bound, more only slows each guest down."""
+    return os.cpu_count() or 1
+
+
+@dataclass
+class RunPlan:
+    """What a run will do, fully resolved before any guest starts."""
+
+    profiles: list[Profile]
+    scenarios: list[Scenario]
+    jobs: int = field(default_factory=default_jobs)
+    accel: str = "auto"
+
+    def scenarios_for(self, profile: Profile) -> list[Scenario]:
+        return [s for s in self.scenarios if s.applies_to(profile)]
+
+
+def resolve_kernels(
+    images: Images, profiles: list[Profile], log: Log
+) -> tuple[Path, dict[str, BuiltKernel]]:
+    """Build what the profiles need; user kernels (paths) are inspected, not built."""
+    recipe = images.recipe()
+    names = sorted({p.kernel for p in profiles if p.kernel in recipe.kernels})
+    images.log = log
+    built: ImageSet = images.build(names)
+    kernels = dict(built.kernels)
+    for p in profiles:
+        if p.kernel not in kernels:
+            path = Path(p.kernel)
+            if not path.exists():
+                known = ", ".join(sorted(recipe.kernels))
+                raise LabError(
+                    f"profile {p.name} ({p.source}): kernel {p.kernel!r} is neither a "
+                    f"kernel of images/recipe.yaml ({known}) nor an existing file"
+                )
+            kernels[p.kernel] = user_kernel(path)
+    return built.initramfs, kernels
+
+
+class ProfileRunner:
+    """Runs one profile's scenarios in its own guest(s); never raises, always reports."""
+
+    def __init__(
+        self,
+        profile: Profile,
+        scenarios: list[Scenario],
+        kernel: BuiltKernel,
+        initramfs: Path,
+        report: RunReport,
+        accel: str,
+        stop: threading.Event,
+        log: Log,
+        accel_was_explicit: bool = False,
+    ) -> None:
+        self.profile = profile
+        self.scenarios = scenarios
+        self.kernel = kernel
+        self.initramfs = initramfs
+        self.report = report
+        self.accel = accel
+        self.stop = stop
+        self.log = log
+        self.accel_was_explicit = accel_was_explicit
+        self.boots = 0
+
+    def environment(self, machine: Machine, identity: GuestIdentity | None) -> Environment:
+        p = self.profile
+        return Environment(
+            profile=p.name,
+            kernel=self.kernel.name,
+            kernel_origin=self.kernel.origin,
+            kernel_release=identity.kernel_release if identity else self.kernel.release,
+            qemu=p.qemu,
+            qemu_version=qemu_version(p.qemu),
+            accel=machine.accel,
+            cpu_model=p.cpu,
+            machine_type=p.machine,
+            vendor=identity.vendor if identity else "",
+            kernel_bits=self.kernel.bits,
+        )
+
+    def boot(self) -> tuple[Machine, GuestIdentity]:
+        """Boot, falling back from KVM to TCG (and remembering it) when KVM cannot run guests."""
+        self.boots += 1
+        if self.accel == "kvm" and not self.accel_was_explicit and kvm_known_broken():
+            self.accel = "tcg"  # another guest of this run already found KVM unusable
+        guest_dir = self.report.guest_dir(self.profile.name) / f"boot{self.boots}"
+        machine = Machine(self.profile, self.kernel, self.initramfs, guest_dir, self.accel)
+        try:
+            return machine, machine.boot()
+        except BootError as exc:
+            machine.stop()
+            if machine.accel != "kvm" or self.accel_was_explicit:
+                raise
+            mark_kvm_broken(exc.reason)
+            self.log(f"{self.profile.name}: KVM boot failed ({exc.reason}); falling back to TCG")
+            self.accel = "tcg"
+            machine = Machine(self.profile, self.kernel, self.initramfs, guest_dir, "tcg")
+            try:
+                return machine, machine.boot()
+            except BootError:
+                machine.stop()
+                raise
+
+    def run(self) -> None:
+        remaining = list(self.scenarios)
+        while remaining and not self.stop.is_set():
+            self.log(f"{self.profile.name}: booting ({self.accel})")
+            try:
+                machine, identity = self.boot()
+            except BootError as exc:
+                self.log(f"{self.profile.name}: boot failed: {exc.reason}")
+                self._boot_failed(remaining, exc)
+                return
+            with machine:
+                self._record_guest(machine, identity)
+                remaining = self._run_in(machine, identity, remaining)
+
+    def _record_guest(self, machine: Machine, identity: GuestIdentity) -> None:
+        env = self.environment(machine, identity)
+        self.log(
+            f"{self.profile.name}: ready in {machine.boot_seconds:.1f}s: {identity.vendor} "
+            f"{identity.kernel_release} AT_SYSINFO={identity.at_sysinfo:#x}"
+        )
+        self.report.record_guest(
+            self.profile.name,
+            {
+                **env.to_json(),
+                "boot_seconds": round(machine.boot_seconds, 2),
+                "boots": self.boots,
+                "at_sysinfo": hex(identity.at_sysinfo),
+                "at_sysinfo_ehdr": hex(identity.at_sysinfo_ehdr),
+                "cpu": {
+                    "family": identity.family,
+                    "model": identity.model,
+                    "stepping": identity.stepping,
+                    "brand": identity.brand,
+                    "model_name": identity.model_name,
+                    "flags": sorted(identity.flags),
+                },
+                "emulator_notes": machine.emulator_notes(),
+                "kernel_config": self.kernel.config,
+                "profile_source": self.profile.source,
+            },
+        )
+
+    def _run_in(
+        self, machine: Machine, identity: GuestIdentity, remaining: list[Scenario]
+    ) -> list[Scenario]:
+        """Run scenarios until done or the guest breaks; returns what is left to run."""
+        session = GuestSession(machine, self.profile.name)
+        env = self.environment(machine, identity)
+        artefacts = self.report.guest_dir(self.profile.name)
+        while remaining and not self.stop.is_set():
+            scenario = remaining.pop(0)
+            self.log(f"{self.profile.name}: running {scenario.name}")
+            ctx = CheckContext(scenario, self.profile, identity, session, env, artefacts)
+            faults_before = len(machine.lines.faults)
+            t0 = time.monotonic()
+            try:
+                verdicts = CHECKS[scenario.check](ctx)
+            except GuestError as exc:
+                self.report.add(
+                    ctx.verdict(
+                        Status.ERROR,
+                        f"guest {exc.kind}: {exc.reason}",
+                        excerpt=exc.excerpt,
+                        seconds=time.monotonic() - t0,
+                    )
+                )
+                self.log(f"{self.profile.name}: {scenario.name}: guest {exc.kind}; rebooting")
+                return remaining
+            except LabError as exc:
+                verdicts = [ctx.verdict(Status.ERROR, str(exc))]
+            elapsed = time.monotonic() - t0
+            new_faults = machine.lines.faults[faults_before:]
+            for v in verdicts:
+                v.seconds = v.seconds or elapsed
+                v.kernel_faults = [f"{f.kind}: {f.line}" for f in new_faults]
+                if new_faults and not v.excerpt:
+                    v.excerpt = "\n\n".join(f.excerpt() for f in new_faults)
+            self.report.add_all(verdicts)
+            worst = sorted({v.status.value for v in verdicts})
+            self.log(f"{self.profile.name}: {scenario.name}: {', '.join(worst)}")
+        return remaining
+
+    def _boot_failed(self, remaining: list[Scenario], exc: BootError) -> None:
+        self.report.record_guest(
+            self.profile.name,
+            {
+                "profile": self.profile.name,
+                "boot_error": exc.reason,
+                "profile_source": self.profile.source,
+            },
+        )
+        self.report.add_all(
+            Verdict(
+                self.profile.name,
+                s.name,
+                Status.ERROR,
+                f"boot failed: {exc.reason}",
+                excerpt=exc.excerpt,
+                suite=s.suite,
+            )
+            for s in remaining
+        )
+
+
+def execute(plan: RunPlan, images: Images, report: RunReport, log: Log) -> RunReport:
+    """Run the plan; Ctrl-C / SIGTERM stop cleanly with a valid report of what finished."""
+    initramfs, kernels = resolve_kernels(images, plan.profiles, log)
+    accel = choose_accel(plan.accel)
+    report.meta["accel_requested"] = plan.accel
+    stop = threading.Event()
+    runners = [
+        ProfileRunner(
+            p,
+            plan.scenarios_for(p),
+            kernels[p.kernel],
+            initramfs,
+            report,
+            accel,
+            stop,
+            log,
+            accel_was_explicit=plan.accel != "auto",
+        )
+        for p in plan.profiles
+        if plan.scenarios_for(p)
+    ]
+    pool = ThreadPoolExecutor(max_workers=max(1, plan.jobs), thread_name_prefix="guest")
+    try:
+        futures = [pool.submit(r.run) for r in runners]
+        pending = set(futures)
+        while pending:
+            _done, pending = wait(pending, timeout=0.5)
+        for f in futures:
+            f.result()
+    except KeyboardInterrupt:
+        stop.set()
+        log("interrupted: stopping guests, writing the report of what finished")
+        reap_all()
+        pool.shutdown(wait=True, cancel_futures=True)
+        report.finish("interrupted")
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        reap_all()
+    report.finish("finished")
+    return report

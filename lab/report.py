@@ -1,0 +1,262 @@
+"""Run reports: results.json (versioned), junit.xml and summary.md, rewritten after every verdict.
+
+Written incrementally and atomically, so a run killed halfway leaves a valid report of what had
+finished. reports/latest points at the newest run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import re
+import secrets
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from junit_xml import TestCase, TestSuite, to_xml_report_string
+
+from lab import __version__
+from lab.fsutil import atomic_write
+from lab.results import SEVERITY, Status, Verdict, worst
+
+RESULTS_SCHEMA_VERSION = 1
+SYMBOL = {
+    Status.PASS: "✅ pass",
+    Status.FAIL: "❌ FAIL",
+    Status.DIVERGENCE: "🔶 divergence",
+    Status.ERROR: "💥 ERROR",
+    Status.SKIP: "⏭ skip",
+}
+
+
+def new_run_id() -> str:
+    """Sortable by time, unique even for two runs started in the same second."""
+    now = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+    return f"{now}-{secrets.token_hex(2)}"
+
+
+class RunReport:
+    """The report of one run, kept on disk in step with the run."""
+
+    def __init__(self, reports_dir: Path, run_id: str, meta: dict[str, Any]) -> None:
+        self.reports_dir = reports_dir
+        self.run_id = run_id
+        self.dir = reports_dir / run_id
+        self.dir.mkdir(parents=True, exist_ok=False, mode=0o750)
+        self.meta = {
+            "run_id": run_id,
+            "started": _now(),
+            "finished": None,
+            "state": "running",
+            "lab_version": __version__,
+            "host": {
+                "machine": platform.machine(),
+                "kernel": platform.release(),
+                "cpus": os.cpu_count(),
+            },
+            **meta,
+        }
+        self.guests: dict[str, dict[str, Any]] = {}
+        self.verdicts: list[Verdict] = []
+        self._lock = threading.Lock()
+        self._point_latest()
+        self.flush()
+
+    def guest_dir(self, profile: str) -> Path:
+        return self.dir / "guests" / _safe_name(profile)
+
+    def record_guest(self, profile: str, info: dict[str, Any]) -> None:
+        with self._lock:
+            self.guests.setdefault(profile, {}).update(info)
+            self._write()
+
+    def add(self, verdict: Verdict) -> None:
+        with self._lock:
+            self.verdicts.append(verdict)
+            self._write()
+
+    def add_all(self, verdicts: Iterable[Verdict]) -> None:
+        with self._lock:
+            self.verdicts.extend(verdicts)
+            self._write()
+
+    def flush(self) -> None:
+        with self._lock:
+            self._write()
+
+    def finish(self, state: str = "finished") -> None:
+        with self._lock:
+            self.meta["finished"] = _now()
+            self.meta["state"] = state
+            self._write()
+
+    def _point_latest(self) -> None:
+        link = self.reports_dir / "latest"
+        tmp = self.reports_dir / f".latest.tmp{os.getpid()}"
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(self.run_id)
+        os.replace(tmp, link)
+
+    # -- writers -------------------------------------------------------------------------------
+
+    def results_json(self) -> dict[str, Any]:
+        return {
+            "schema_version": RESULTS_SCHEMA_VERSION,
+            **self.meta,
+            "counts": {s.value: sum(v.status is s for v in self.verdicts) for s in Status},
+            "guests": self.guests,
+            "verdicts": [v.to_json() for v in self.verdicts],
+        }
+
+    def _write(self) -> None:
+        data = json.dumps(self.results_json(), indent=1, sort_keys=False) + "\n"
+        atomic_write(self.dir / "results.json", data.encode())
+        atomic_write(self.dir / "junit.xml", junit_xml(self.verdicts).encode())
+        atomic_write(
+            self.dir / "summary.md",
+            summary_markdown(self.meta, self.guests, self.verdicts).encode(),
+        )
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def _safe_name(name: str) -> str:
+    """A directory name from a profile name (profiles are validated, but never trust a path)."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".") or "_"
+
+
+def junit_xml(verdicts: list[Verdict]) -> str:
+    """One testcase per profile x scenario (x path), one testsuite per profile."""
+    suites: dict[str, list[TestCase]] = {}
+    for v in verdicts:
+        name = v.scenario + (f"[{v.path}]" if v.path else "")
+        case = TestCase(
+            name, classname=f"entrylab.{v.profile}", elapsed_sec=v.seconds, stdout=v.excerpt or None
+        )
+        detail = _detail(v)
+        if v.status is Status.FAIL:
+            case.add_failure_info(message=v.message, output=detail, failure_type="fail")
+        elif v.status is Status.DIVERGENCE:
+            case.add_failure_info(
+                message=v.message, output=detail, failure_type="emulator-divergence"
+            )
+        elif v.status is Status.ERROR:
+            case.add_error_info(message=v.message, output=detail)
+        elif v.status is Status.SKIP:
+            case.add_skipped_info(message=v.message)
+        suites.setdefault(v.profile, []).append(case)
+    return str(
+        to_xml_report_string([TestSuite(f"entrylab.{p}", cases) for p, cases in suites.items()])
+    )
+
+
+def _detail(v: Verdict) -> str:
+    parts = []
+    if v.predicted is not None:
+        parts.append(f"predicted: {json.dumps(v.predicted, default=str)}")
+    if v.observed is not None:
+        parts.append(f"observed:  {json.dumps(v.observed, default=str)}")
+    if v.env is not None:
+        parts.append(
+            f"on: {v.env.kernel_release} / {v.env.qemu} {v.env.qemu_version} "
+            f"{v.env.accel} / -cpu {v.env.cpu_model}"
+        )
+    if v.excerpt:
+        parts.append(v.excerpt)
+    return "\n".join(parts)
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>~])")
+
+
+def md_escape(text: str) -> str:
+    """Guest and config text is data: escaped so it cannot become Markdown or HTML."""
+    return _MD_SPECIAL.sub(r"\\\1", text).replace("\n", " ")
+
+
+def md_code(text: str) -> str:
+    """A fenced block whose fence is longer than any backtick run inside."""
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}text\n{text}\n{fence}"
+
+
+def matrix(verdicts: list[Verdict]) -> tuple[list[str], list[str], dict[tuple[str, str], Status]]:
+    """Profiles, scenarios and the worst status of each cell."""
+    profiles = list(dict.fromkeys(v.profile for v in verdicts))
+    scenarios = list(dict.fromkeys(v.scenario for v in verdicts))
+    cells: dict[tuple[str, str], list[Status]] = {}
+    for v in verdicts:
+        cells.setdefault((v.profile, v.scenario), []).append(v.status)
+    return profiles, scenarios, {k: worst(s) for k, s in cells.items()}
+
+
+def summary_markdown(
+    meta: dict[str, Any], guests: dict[str, dict[str, Any]], verdicts: list[Verdict]
+) -> str:
+    profiles, scenarios, cells = matrix(verdicts)
+    lines = [f"# entrylab run {md_escape(str(meta['run_id']))}", ""]
+    lines.append(
+        f"State: **{meta['state']}** · started {meta['started']}"
+        + (f" · finished {meta['finished']}" if meta.get("finished") else "")
+    )
+    counts = {s: sum(v.status is s for v in verdicts) for s in SEVERITY}
+    lines.append("Counts: " + ", ".join(f"{s.value} {n}" for s, n in counts.items() if n))
+    lines += ["", "## Matrix", ""]
+    if profiles:
+        lines.append("| profile | " + " | ".join(md_escape(s) for s in scenarios) + " |")
+        lines.append("|---|" + "---|" * len(scenarios))
+        for p in profiles:
+            row = [SYMBOL[cells[(p, s)]] if (p, s) in cells else "—" for s in scenarios]
+            lines.append(f"| {md_escape(p)} | " + " | ".join(row) + " |")
+    else:
+        lines.append("(no verdicts yet)")
+    lines += [
+        "",
+        "Legend: "
+        + " · ".join(SYMBOL[s] for s in SEVERITY)
+        + " · divergence = the emulator does what real silicon would not (a finding).",
+        "",
+    ]
+    lines += [
+        "## Guests",
+        "",
+        "| profile | vendor | kernel | accel | QEMU | AT_SYSINFO | boot s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, g in guests.items():
+        cols = ["vendor", "kernel_release", "accel", "qemu_version", "at_sysinfo", "boot_seconds"]
+        values = [
+            md_escape(str(g.get(c, g.get("boot_error", "?") if c == "vendor" else "?")))
+            for c in cols
+        ]
+        lines.append(f"| {md_escape(name)} | " + " | ".join(values) + " |")
+    bad = [v for v in verdicts if v.status is not Status.PASS]
+    if bad:
+        lines += ["", "## Details", ""]
+        for v in bad:
+            lines.append(f"### {md_escape(v.key)}: {v.status.value}")
+            lines.append("")
+            lines.append(md_escape(v.message))
+            detail = _detail(v)
+            if detail:
+                lines += ["", md_code(detail)]
+            lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def load_results(path: Path) -> dict[str, Any]:
+    """A saved results.json (for `lab report`), checked for the schema version."""
+    data: dict[str, Any] = json.loads(path.read_text())
+    if data.get("schema_version") != RESULTS_SCHEMA_VERSION:
+        raise ValueError(
+            f"{path}: results schema {data.get('schema_version')}, "
+            f"this lab reads {RESULTS_SCHEMA_VERSION}"
+        )
+    return data
