@@ -60,6 +60,19 @@ class CheckContext:
 
 
 Check = Callable[[CheckContext], list[Verdict]]
+CHECKS: dict[str, Check] = {}
+
+
+def register(name: str) -> Callable[[Check], Check]:
+    """Make a check available to scenario files as `check: <name>`."""
+
+    def add(check: Check) -> Check:
+        if name in CHECKS:
+            raise ValueError(f"check {name!r} registered twice")
+        CHECKS[name] = check
+        return check
+
+    return add
 
 
 def cpu_identity(identity: GuestIdentity) -> CpuIdentity:
@@ -88,6 +101,7 @@ def _expected_entry(ctx: CheckContext) -> dict[str, Any]:
     return explicit
 
 
+@register("vdso-entry")
 def check_vdso_entry(ctx: CheckContext) -> list[Verdict]:
     """The guest's vDSO: __kernel_vsyscall == AT_SYSINFO, and the stub is the predicted one."""
     image = ctx.session.vdso()
@@ -169,6 +183,7 @@ def _run_program(ctx: CheckContext) -> CommandResult:
     )
 
 
+@register("results")
 def check_results(ctx: CheckContext) -> list[Verdict]:
     """A self-checking guest program: one verdict per JSON result line it prints."""
     result = _run_program(ctx)
@@ -208,6 +223,7 @@ def check_results(ctx: CheckContext) -> list[Verdict]:
     return verdicts
 
 
+@register("exit-code")
 def check_exit_code(ctx: CheckContext) -> list[Verdict]:
     """A guest program whose exit status is the verdict (0 unless the scenario says otherwise)."""
     result = _run_program(ctx)
@@ -226,8 +242,5 @@ def check_exit_code(ctx: CheckContext) -> list[Verdict]:
     ]
 
 
-CHECKS: dict[str, Check] = {
-    "vdso-entry": check_vdso_entry,
-    "results": check_results,
-    "exit-code": check_exit_code,
-}
+# Suite modules register their own checks; imported last so they can use everything above.
+from lab import suites as _suites  # noqa: E402, F401

@@ -137,11 +137,10 @@ def cmd_boot(args: argparse.Namespace) -> int:
             f"no profile named {args.profile!r} (profiles: {', '.join(profiles)})",
         )
     profile = profiles[args.profile]
-    initramfs, kernels = engine.resolve_kernels(Images(_root(args)), [profile], _say)
+    built = engine.resolve_images(Images(_root(args)), [profile], _say)
     run_dir = _root(args) / "reports" / "boot" / new_run_id()
-    with Machine(
-        profile, kernels[profile.kernel], initramfs, run_dir, choose_accel(args.accel)
-    ) as m:
+    kernel = built.kernels[profile.kernel]
+    with Machine(profile, kernel, built.initramfs, run_dir, choose_accel(args.accel)) as m:
         ident = m.boot()
         _say(
             f"{profile.name}: ready in {m.boot_seconds:.1f}s ({m.accel}): {ident.vendor} "

@@ -54,17 +54,14 @@ class RunPlan:
         return [s for s in self.scenarios if s.applies_to(profile)]
 
 
-def resolve_kernels(
-    images: Images, profiles: list[Profile], log: Log
-) -> tuple[Path, dict[str, BuiltKernel]]:
+def resolve_images(images: Images, profiles: list[Profile], log: Log) -> ImageSet:
     """Build what the profiles need; user kernels (paths) are inspected, not built."""
     recipe = images.recipe()
     names = sorted({p.kernel for p in profiles if p.kernel in recipe.kernels})
     images.log = log
-    built: ImageSet = images.build(names)
-    kernels = dict(built.kernels)
+    built = images.build(names)
     for p in profiles:
-        if p.kernel not in kernels:
+        if p.kernel not in built.kernels:
             path = Path(p.kernel)
             if not path.exists():
                 known = ", ".join(sorted(recipe.kernels))
@@ -72,34 +69,40 @@ def resolve_kernels(
                     f"profile {p.name} ({p.source}): kernel {p.kernel!r} is neither a "
                     f"kernel of images/recipe.yaml ({known}) nor an existing file"
                 )
-            kernels[p.kernel] = user_kernel(path)
-    return built.initramfs, kernels
+            built.kernels[p.kernel] = user_kernel(path)
+    return built
+
+
+@dataclass
+class RunContext:
+    """What every guest of one run shares."""
+
+    report: RunReport
+    stop: threading.Event
+    log: Log
+    accel: str  # the accelerator chosen for this run ("kvm" may still fall back to "tcg")
+    accel_was_explicit: bool
+    initramfs: Path
+    broken_programs: dict[str, str]
 
 
 class ProfileRunner:
     """Runs one profile's scenarios in its own guest(s); never raises, always reports."""
 
     def __init__(
-        self,
-        profile: Profile,
-        scenarios: list[Scenario],
-        kernel: BuiltKernel,
-        initramfs: Path,
-        report: RunReport,
-        accel: str,
-        stop: threading.Event,
-        log: Log,
-        accel_was_explicit: bool = False,
+        self, profile: Profile, scenarios: list[Scenario], kernel: BuiltKernel, run: RunContext
     ) -> None:
         self.profile = profile
         self.scenarios = scenarios
         self.kernel = kernel
-        self.initramfs = initramfs
-        self.report = report
-        self.accel = accel
-        self.stop = stop
-        self.log = log
-        self.accel_was_explicit = accel_was_explicit
+        self.run_ctx = run
+        self.report = run.report
+        self.stop = run.stop
+        self.log = run.log
+        self.accel = run.accel
+        self.initramfs = run.initramfs
+        self.accel_was_explicit = run.accel_was_explicit
+        self.broken_programs = run.broken_programs
         self.boots = 0
 
     def environment(self, machine: Machine, identity: GuestIdentity | None) -> Environment:
@@ -194,6 +197,15 @@ class ProfileRunner:
             scenario = remaining.pop(0)
             self.log(f"{self.profile.name}: running {scenario.name}")
             ctx = CheckContext(scenario, self.profile, identity, session, env, artefacts)
+            if scenario.program in self.broken_programs:
+                self.report.add(
+                    ctx.verdict(
+                        Status.ERROR,
+                        f"guest program {scenario.program} did not compile",
+                        excerpt=self.broken_programs[scenario.program],
+                    )
+                )
+                continue
             faults_before = len(machine.lines.faults)
             t0 = time.monotonic()
             try:
@@ -247,22 +259,15 @@ class ProfileRunner:
 
 def execute(plan: RunPlan, images: Images, report: RunReport, log: Log) -> RunReport:
     """Run the plan; Ctrl-C / SIGTERM stop cleanly with a valid report of what finished."""
-    initramfs, kernels = resolve_kernels(images, plan.profiles, log)
+    built = resolve_images(images, plan.profiles, log)
     accel = choose_accel(plan.accel)
     report.meta["accel_requested"] = plan.accel
     stop = threading.Event()
+    ctx = RunContext(
+        report, stop, log, accel, plan.accel != "auto", built.initramfs, built.broken_programs
+    )
     runners = [
-        ProfileRunner(
-            p,
-            plan.scenarios_for(p),
-            kernels[p.kernel],
-            initramfs,
-            report,
-            accel,
-            stop,
-            log,
-            accel_was_explicit=plan.accel != "auto",
-        )
+        ProfileRunner(p, plan.scenarios_for(p), built.kernels[p.kernel], ctx)
         for p in plan.profiles
         if plan.scenarios_for(p)
     ]

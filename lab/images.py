@@ -17,7 +17,7 @@ import subprocess
 import tarfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +90,7 @@ class ImageSet:
     initramfs: Path
     kernels: dict[str, BuiltKernel]
     manifest: dict[str, Any]
+    broken_programs: dict[str, str] = field(default_factory=dict)
 
 
 class Images:
@@ -101,6 +102,7 @@ class Images:
         self.build_dir = self.dir / "build"
         self.debs = cache_dir() / "debs"
         self.log: Callable[[str], None] = lambda _msg: None
+        self.broken: dict[str, str] = {}  # guest program -> compiler error, from the last build
 
     # -- configuration -------------------------------------------------------------------------
 
@@ -244,7 +246,7 @@ class Images:
             built = {n: self._build_kernel(recipe.kernels[n], pins, artefacts) for n in wanted}
             manifest["lock"] = {k: p.__dict__ for k, p in pins.items()}
             self._write_manifest(manifest)
-        return ImageSet(initramfs, built, manifest)
+        return ImageSet(initramfs, built, manifest, dict(self.broken))
 
     def _cached(self, artefacts: dict[str, Any], name: str, key: str) -> dict[str, Any] | None:
         entry = artefacts.get(name)
@@ -267,28 +269,56 @@ class Images:
         return entry
 
     def _build_guest_programs(self, artefacts: dict[str, Any]) -> dict[str, Path]:
-        """Compile every lab/guest/*.c with gcc -m32 -static; agent.c becomes /init."""
+        """Compile every lab/guest/*.c with gcc -m32 -static; agent.c becomes /init.
+
+        A scenario program that does not compile is reported (self.broken) and left out, so
+        one bad program costs its own scenarios, not the whole run; the agent must compile.
+        """
         out_dir = self.build_dir / "guest"
         out_dir.mkdir(parents=True, exist_ok=True)
         cc = _gcc_version()
-        headers = sorted(guest_sources().glob("*.h"))
-        header_hash = _hash_files(headers)
+        shared = sorted([*guest_sources().glob("*.h"), *guest_sources().glob("*.S")])
+        shared_hash = _hash_files(shared)
         programs: dict[str, Path] = {}
+        self.broken = {}
         for source in sorted(guest_sources().glob("*.c")):
             name = source.stem
             binary = out_dir / name
+            extra = _program_cflags(source)
             key = _hash_strings(
-                BUILDER_VERSION, cc, " ".join(GUEST_CFLAGS), _sha256_file(source), header_hash
+                BUILDER_VERSION,
+                cc,
+                " ".join(GUEST_CFLAGS),
+                " ".join(extra),
+                _sha256_file(source),
+                shared_hash,
             )
             if not self._cached(artefacts, f"guest/{name}", key):
                 self.log(f"compiling lab/guest/{source.name}")
-                cmd = ["gcc", *GUEST_CFLAGS, "-o", str(binary), str(source)]
-                result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+                cmd = [
+                    "gcc",
+                    *GUEST_CFLAGS,
+                    "-I",
+                    str(guest_sources()),
+                    "-o",
+                    str(binary),
+                    str(source),
+                    *extra,
+                ]
+                result = subprocess.run(
+                    cmd, capture_output=True, text=True, check=False, cwd=guest_sources()
+                )
                 if result.returncode != 0:
-                    raise ImageError(
+                    message = (
                         f"lab/guest/{source.name} does not compile (gcc -m32 -static; is "
                         f"gcc-multilib installed?):\n{result.stderr.strip()[-2000:]}"
                     )
+                    if name == "agent":
+                        raise ImageError(message)
+                    self.log(f"warning: {message}")
+                    self.broken[name] = message
+                    artefacts.pop(f"guest/{name}", None)
+                    continue
                 self._record(artefacts, f"guest/{name}", key, [binary], source=source.name)
             programs[name] = binary
         if "agent" not in programs:
@@ -459,6 +489,18 @@ CONFIG_FACTS = (
     "CONFIG_PAGE_TABLE_ISOLATION",
     "CONFIG_RETPOLINE",
 )
+
+
+def _program_cflags(source: Path) -> list[str]:
+    """Extra gcc words a guest program asks for in a `// entrylab-cflags: ...` line near its top
+    (e.g. an assembly file of lab/guest to link with, or -lm)."""
+    with source.open(errors="replace") as f:
+        for _ in range(30):
+            line = f.readline()
+            m = re.search(r"entrylab-cflags:\s*(.*?)\s*(\*/)?$", line)
+            if m:
+                return m.group(1).split()
+    return []
 
 
 def _config_facts(text: str) -> dict[str, str]:
