@@ -84,12 +84,18 @@ class _Builder:
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 raise self.fail(key_node, "merge keys (<<) are not supported; write the keys out")
-            key = self.build(key_node, (*at, "<key>"))
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise self.fail(key_node, "keys must be plain strings")
+            key = _scalar(key_node)
             if not isinstance(key, str):
                 raise self.fail(key_node, f"keys must be strings, not {type(key).__name__}")
             if key in out:
                 raise self.fail(key_node, f"duplicate key {key!r}")
+            self.marks[(*at, key, "<key>")] = _mark(key_node)
             out[key] = self.build(value_node, (*at, key))
+            if not isinstance(value_node, yaml.ScalarNode):
+                # A block's errors (a missing key, say) read best at the line that names it.
+                self.marks[(*at, key)] = _mark(key_node)
         return out
 
 

@@ -1,0 +1,48 @@
+"""The CLI as a user meets it: clear errors with file:line and exit 2, never a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+
+def lab(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lab.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_invalid_vendors_file(tmp_path: Path, root: Path) -> None:
+    bad = tmp_path / "vendors.yaml"
+    bad.write_text(
+        "profiles:\n  p1:\n    kernel: cloud-amd64\n    qemu: qemu-system-x86_64\n"
+        "    cpu: EPYC\n    expect: {vendor: AuthenticAMD, kernel_bits: 64}\n"
+        "    memory: 128\n"
+    )
+    result = lab("--vendors", str(bad), "run", cwd=root)
+    assert result.returncode == 2
+    assert f"{bad}:7:5: unknown key 'memory'; did you mean 'memory_mb'?" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_profile_and_scenario(root: Path) -> None:
+    result = lab("run", "--profiles", "intel-sepp", cwd=root)
+    assert result.returncode == 2 and "no profile or tag named 'intel-sepp'" in result.stderr
+    result = lab("run", "--scenarios", "vdso-entri", cwd=root)
+    assert result.returncode == 2 and "did you mean 'vdso-entry'" in result.stderr
+    result = lab("boot", "nope", cwd=root)
+    assert result.returncode == 2 and "no profile named 'nope'" in result.stderr
+
+
+def test_model_explain_and_profiles(root: Path) -> None:
+    result = lab("model", "explain", "amd-syscall32", "i386-int80", cwd=root)
+    assert result.returncode == 0
+    assert "Entry path: SYSCALL" in result.stdout and "Entry path: int $0x80" in result.stdout
+    listing = lab("profiles", cwd=root)
+    assert listing.returncode == 0 and listing.stdout.count("\n") >= 8
