@@ -177,11 +177,20 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>~])")
 
 def md_escape(text: str) -> str:
     """Guest and config text is data: escaped so it cannot become Markdown or HTML."""
-    return _MD_SPECIAL.sub(r"\\\1", text).replace("\n", " ")
+    return _MD_SPECIAL.sub(r"\\\1", printable(text)).replace("\n", " ")
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def printable(text: str) -> str:
+    """Guest text with control characters (terminal escapes) shown, not obeyed."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def md_code(text: str) -> str:
-    """A fenced block whose fence is longer than any backtick run inside."""
+    """A fenced block whose fence is longer than any backtick run inside (text is inert there)."""
+    text = printable(text)
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}text\n{text}\n{fence}"
