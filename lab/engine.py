@@ -82,7 +82,6 @@ class RunContext:
     log: Log
     accel: str  # the accelerator chosen for this run ("kvm" may still fall back to "tcg")
     accel_was_explicit: bool
-    initramfs: Path
     broken_programs: dict[str, str]
 
 
@@ -90,19 +89,19 @@ class ProfileRunner:
     """Runs one profile's scenarios in its own guest(s); never raises, always reports."""
 
     def __init__(
-        self, profile: Profile, scenarios: list[Scenario], kernel: BuiltKernel, run: RunContext
+        self,
+        profile: Profile,
+        scenarios: list[Scenario],
+        kernel: BuiltKernel,
+        initramfs: Path,
+        ctx: RunContext,
     ) -> None:
         self.profile = profile
         self.scenarios = scenarios
         self.kernel = kernel
-        self.run_ctx = run
-        self.report = run.report
-        self.stop = run.stop
-        self.log = run.log
-        self.accel = run.accel
-        self.initramfs = run.initramfs
-        self.accel_was_explicit = run.accel_was_explicit
-        self.broken_programs = run.broken_programs
+        self.initramfs = initramfs
+        self.ctx = ctx
+        self.accel = ctx.accel  # per guest: a failed KVM boot falls back to TCG
         self.boots = 0
 
     def environment(self, machine: Machine, identity: GuestIdentity | None) -> Environment:
@@ -124,18 +123,20 @@ class ProfileRunner:
     def boot(self) -> tuple[Machine, GuestIdentity]:
         """Boot, falling back from KVM to TCG (and remembering it) when KVM cannot run guests."""
         self.boots += 1
-        if self.accel == "kvm" and not self.accel_was_explicit and kvm_known_broken():
+        if self.accel == "kvm" and not self.ctx.accel_was_explicit and kvm_known_broken():
             self.accel = "tcg"  # another guest of this run already found KVM unusable
-        guest_dir = self.report.guest_dir(self.profile.name) / f"boot{self.boots}"
+        guest_dir = self.ctx.report.guest_dir(self.profile.name) / f"boot{self.boots}"
         machine = Machine(self.profile, self.kernel, self.initramfs, guest_dir, self.accel)
         try:
             return machine, machine.boot()
         except BootError as exc:
             machine.stop()
-            if machine.accel != "kvm" or self.accel_was_explicit:
+            if machine.accel != "kvm" or self.ctx.accel_was_explicit:
                 raise
             mark_kvm_broken(exc.reason)
-            self.log(f"{self.profile.name}: KVM boot failed ({exc.reason}); falling back to TCG")
+            self.ctx.log(
+                f"{self.profile.name}: KVM boot failed ({exc.reason}); falling back to TCG"
+            )
             self.accel = "tcg"
             machine = Machine(self.profile, self.kernel, self.initramfs, guest_dir, "tcg")
             try:
@@ -146,12 +147,12 @@ class ProfileRunner:
 
     def run(self) -> None:
         remaining = list(self.scenarios)
-        while remaining and not self.stop.is_set():
-            self.log(f"{self.profile.name}: booting ({self.accel})")
+        while remaining and not self.ctx.stop.is_set():
+            self.ctx.log(f"{self.profile.name}: booting ({self.accel})")
             try:
                 machine, identity = self.boot()
             except BootError as exc:
-                self.log(f"{self.profile.name}: boot failed: {exc.reason}")
+                self.ctx.log(f"{self.profile.name}: boot failed: {exc.reason}")
                 self._boot_failed(remaining, exc)
                 return
             with machine:
@@ -160,11 +161,11 @@ class ProfileRunner:
 
     def _record_guest(self, machine: Machine, identity: GuestIdentity) -> None:
         env = self.environment(machine, identity)
-        self.log(
+        self.ctx.log(
             f"{self.profile.name}: ready in {machine.boot_seconds:.1f}s: {identity.vendor} "
             f"{identity.kernel_release} AT_SYSINFO={identity.at_sysinfo:#x}"
         )
-        self.report.record_guest(
+        self.ctx.report.record_guest(
             self.profile.name,
             {
                 **env.to_json(),
@@ -192,17 +193,17 @@ class ProfileRunner:
         """Run scenarios until done or the guest breaks; returns what is left to run."""
         session = GuestSession(machine, self.profile.name)
         env = self.environment(machine, identity)
-        artefacts = self.report.guest_dir(self.profile.name)
-        while remaining and not self.stop.is_set():
+        artefacts = self.ctx.report.guest_dir(self.profile.name)
+        while remaining and not self.ctx.stop.is_set():
             scenario = remaining.pop(0)
-            self.log(f"{self.profile.name}: running {scenario.name}")
+            self.ctx.log(f"{self.profile.name}: running {scenario.name}")
             ctx = CheckContext(scenario, self.profile, identity, session, env, artefacts)
-            if scenario.program in self.broken_programs:
-                self.report.add(
+            if scenario.program in self.ctx.broken_programs:
+                self.ctx.report.add(
                     ctx.verdict(
                         Status.ERROR,
                         f"guest program {scenario.program} did not compile",
-                        excerpt=self.broken_programs[scenario.program],
+                        excerpt=self.ctx.broken_programs[scenario.program],
                     )
                 )
                 continue
@@ -211,7 +212,7 @@ class ProfileRunner:
             try:
                 verdicts = CHECKS[scenario.check](ctx)
             except GuestError as exc:
-                self.report.add(
+                self.ctx.report.add(
                     ctx.verdict(
                         Status.ERROR,
                         f"guest {exc.kind}: {exc.reason}",
@@ -219,7 +220,7 @@ class ProfileRunner:
                         seconds=time.monotonic() - t0,
                     )
                 )
-                self.log(f"{self.profile.name}: {scenario.name}: guest {exc.kind}; rebooting")
+                self.ctx.log(f"{self.profile.name}: {scenario.name}: guest {exc.kind}; rebooting")
                 return remaining
             except LabError as exc:
                 verdicts = [ctx.verdict(Status.ERROR, str(exc))]
@@ -230,13 +231,13 @@ class ProfileRunner:
                 v.kernel_faults = [f"{f.kind}: {f.line}" for f in new_faults]
                 if new_faults and not v.excerpt:
                     v.excerpt = "\n\n".join(f.excerpt() for f in new_faults)
-            self.report.add_all(verdicts)
+            self.ctx.report.add_all(verdicts)
             worst = sorted({v.status.value for v in verdicts})
-            self.log(f"{self.profile.name}: {scenario.name}: {', '.join(worst)}")
+            self.ctx.log(f"{self.profile.name}: {scenario.name}: {', '.join(worst)}")
         return remaining
 
     def _boot_failed(self, remaining: list[Scenario], exc: BootError) -> None:
-        self.report.record_guest(
+        self.ctx.report.record_guest(
             self.profile.name,
             {
                 "profile": self.profile.name,
@@ -244,7 +245,7 @@ class ProfileRunner:
                 "profile_source": self.profile.source,
             },
         )
-        self.report.add_all(
+        self.ctx.report.add_all(
             Verdict(
                 self.profile.name,
                 s.name,
@@ -263,14 +264,14 @@ def execute(plan: RunPlan, images: Images, report: RunReport, log: Log) -> RunRe
     accel = choose_accel(plan.accel)
     report.meta["accel_requested"] = plan.accel
     stop = threading.Event()
-    ctx = RunContext(
-        report, stop, log, accel, plan.accel != "auto", built.initramfs, built.broken_programs
-    )
-    runners = [
-        ProfileRunner(p, plan.scenarios_for(p), built.kernels[p.kernel], ctx)
-        for p in plan.profiles
-        if plan.scenarios_for(p)
-    ]
+    ctx = RunContext(report, stop, log, accel, plan.accel != "auto", built.broken_programs)
+    runners = []
+    for p in plan.profiles:
+        scenarios = plan.scenarios_for(p)
+        if scenarios:
+            needs = sorted({layer for s in scenarios for layer in s.needs})
+            initramfs = images.layered(built.initramfs, needs)
+            runners.append(ProfileRunner(p, scenarios, built.kernels[p.kernel], initramfs, ctx))
     pool = ThreadPoolExecutor(max_workers=max(1, plan.jobs), thread_name_prefix="guest")
     try:
         futures = [pool.submit(r.run) for r in runners]

@@ -36,6 +36,25 @@ GUEST_CFLAGS = ("-m32", "-static", "-O2", "-Wall", "-Wextra", "-fno-pie", "-no-p
 FALLBACK_APPLETS = ("sh", "ls", "cat", "echo", "mount", "dmesg", "ps", "kill", "sleep", "uname")
 
 
+# An initramfs layer: extra files that some scenarios need (e.g. the kernel's own x86 selftests),
+# built by a suite module and appended to the base initramfs at boot (the kernel unpacks
+# concatenated cpio archives in order). A layer builder caches its own work and returns its cpio.
+Layer = Callable[["Images"], Path]
+LAYERS: dict[str, Layer] = {}
+
+
+def register_layer(name: str) -> Callable[[Layer], Layer]:
+    """Make a layer available to scenarios as `needs: [<name>]`."""
+
+    def add(builder: Layer) -> Layer:
+        if name in LAYERS:
+            raise ValueError(f"initramfs layer {name!r} registered twice")
+        LAYERS[name] = builder
+        return builder
+
+    return add
+
+
 @dataclass(frozen=True)
 class KernelRecipe:
     name: str
@@ -247,6 +266,27 @@ class Images:
             manifest["lock"] = {k: p.__dict__ for k, p in pins.items()}
             self._write_manifest(manifest)
         return ImageSet(initramfs, built, manifest, dict(self.broken))
+
+    def layered(self, base: Path, names: list[str]) -> Path:
+        """The base initramfs with the named layers appended (cached by content)."""
+        if not names:
+            return base
+        unknown = sorted(set(names) - set(LAYERS))
+        if unknown:
+            raise ImageError(f"unknown initramfs layers {unknown} (known: {sorted(LAYERS)})")
+        parts = [base, *(LAYERS[n](self) for n in sorted(set(names)))]
+        label = "+".join(sorted(set(names)))
+        target = self.build_dir / f"initramfs+{label}.cpio"
+        key = _hash_strings(BUILDER_VERSION, _hash_files(parts))
+        with self._locked():
+            manifest = self._read_manifest()
+            artefacts: dict[str, Any] = manifest.setdefault("artefacts", {})
+            if not self._cached(artefacts, f"initramfs+{label}", key):
+                self.log(f"assembling initramfs with {label}")
+                atomic_write(target, b"".join(p.read_bytes() for p in parts))
+                self._record(artefacts, f"initramfs+{label}", key, [target], layers=sorted(names))
+                self._write_manifest(manifest)
+        return target
 
     def _cached(self, artefacts: dict[str, Any], name: str, key: str) -> dict[str, Any] | None:
         entry = artefacts.get(name)

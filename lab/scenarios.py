@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.errors import ConfigError, ConfigErrors, SourceLocation
+from lab.images import LAYERS
 from lab.paths import guest_sources
 from lab.profiles import Profile
 from lab.yamlconf import Document, load_yaml, validate
@@ -31,6 +32,7 @@ class Scenario:
     timeout_s: float = DEFAULT_TIMEOUT_S
     expect: str | dict[str, Any] = "model"
     description: str = ""
+    needs: tuple[str, ...] = ()  # initramfs layers (lab.images.LAYERS) the program needs
     source: str = ""  # file:line of its definition
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
@@ -51,6 +53,7 @@ def _scenario(suite: str, name: str, raw: dict[str, Any], where: str) -> Scenari
         timeout_s=float(raw.get("timeout_s", DEFAULT_TIMEOUT_S)),
         expect=raw.get("expect", "model"),
         description=raw.get("description", ""),
+        needs=tuple(raw.get("needs", ())),
         source=where,
     )
 
@@ -70,6 +73,9 @@ def _check_references(doc: Document, known_checks: set[str], profiles: dict[str,
                 (*at, "program"),
                 _unknown("guest program", program, programs) + " (programs are lab/guest/<name>.c)",
             )
+        for i, layer in enumerate(raw.get("needs", ())):
+            if layer not in LAYERS:
+                raise doc.error((*at, "needs", i), _unknown("initramfs layer", layer, set(LAYERS)))
         for i, item in enumerate(raw.get("profiles", ())):
             if item not in names:
                 raise doc.error((*at, "profiles", i), _unknown("profile or tag", item, names))
