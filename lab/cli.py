@@ -12,9 +12,14 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
-from lab import __version__, engine
+from rich.console import Console
+from rich.table import Table
+
+from lab import __version__, engine, history
 from lab.checks import CHECKS
+from lab.dashboard import Dashboard, legend, matrix_table
 from lab.errors import (
     BootError,
     ConfigError,
@@ -24,13 +29,14 @@ from lab.errors import (
     LabError,
     SourceLocation,
 )
+from lab.events import PlainSink
+from lab.fsutil import atomic_write
 from lab.images import Images, user_kernel
 from lab.machine import Machine, choose_accel, reap_all
 from lab.model import CpuIdentity, explain
 from lab.paths import project_root
 from lab.profiles import Profile, load_profiles, select
 from lab.report import RunReport, new_run_id
-from lab.results import Status
 from lab.scenarios import load_all
 from lab.scenarios import select as select_scenarios
 from lab.transport import GuestSession
@@ -172,47 +178,129 @@ def _vendors_loc(args: argparse.Namespace) -> SourceLocation:
 # -- run ----------------------------------------------------------------------------------------
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def _start_run(args: argparse.Namespace, kind: str) -> tuple[engine.RunPlan, RunReport, Path]:
+    """Resolve config into a plan and open its report; nothing runs if the config is invalid."""
     root = _root(args)
     profiles = _profiles(args)
     chosen = select(profiles, _split(args.profiles), "--profiles")
-    scenarios = load_all(
-        Path(args.scenario_dir) if args.scenario_dir else root / "scenarios",
-        set(CHECKS),
-        profiles,
+    scenario_dir = Path(args.scenario_dir) if args.scenario_dir else root / "scenarios"
+    scenarios = select_scenarios(
+        load_all(scenario_dir, set(CHECKS), profiles), _split(args.scenarios)
     )
-    chosen_scenarios = select_scenarios(scenarios, _split(args.scenarios))
     plan = engine.RunPlan(
-        chosen, chosen_scenarios, jobs=args.jobs or engine.default_jobs(), accel=args.accel
+        chosen, scenarios, jobs=args.jobs or engine.default_jobs(), accel=args.accel
     )
-    reports = Path(args.reports) if args.reports else root / "reports"
+    reports = _reports(args)
     reports.mkdir(parents=True, exist_ok=True)
-    report = RunReport(
-        reports,
-        args.run_id or new_run_id(),
-        {
-            "command": sys.argv,
-            "profiles": [p.name for p in chosen],
-            "scenarios": [s.name for s in chosen_scenarios],
-            "jobs": plan.jobs,
-        },
-    )
-    _say(
-        f"run {report.run_id}: {len(chosen)} profiles x {len(chosen_scenarios)} scenarios, "
-        f"{plan.jobs} at a time; report in {report.dir}"
-    )
+    meta = {
+        "kind": kind,
+        "command": sys.argv,
+        "profiles": [p.name for p in chosen],
+        "scenarios": [s.name for s in scenarios],
+        "jobs": plan.jobs,
+    }
+    return plan, RunReport(reports, args.run_id or new_run_id(), meta), root
+
+
+def _execute(plan: engine.RunPlan, report: RunReport, root: Path, live: bool) -> bool:
+    """Run with the live dashboard on a TTY, plain lines otherwise; False if interrupted."""
+    console = Console()
+    sink = Dashboard(console) if live else PlainSink()
+    _say(f"run {report.run_id}: report in {report.dir}")
     try:
-        engine.execute(plan, Images(root), report, _say)
+        if isinstance(sink, Dashboard):
+            with sink:
+                engine.execute(plan, Images(root), report, sink)
+        else:
+            engine.execute(plan, Images(root), report, sink)
     except KeyboardInterrupt:
-        _say(f"interrupted; partial report: {report.dir}")
+        _show_matrix(console, report.results_json(), report.dir)
+        _say(f"interrupted: the report of what finished is in {report.dir}")
+        return False
+    _show_matrix(console, report.results_json(), report.dir)
+    return True
+
+
+def _show_matrix(console: Console, data: dict[str, Any], run_dir: Path) -> None:
+    title = f"run {data['run_id']} ({data.get('state', '?')})"
+    if data["verdicts"]:
+        console.print(matrix_table(data["verdicts"], title))
+        console.print(legend())
+    counts = ", ".join(f"{n} {s}" for s, n in data.get("counts", {}).items() if n)
+    console.print(f"{counts or 'no verdicts'}; report: {run_dir}")
+
+
+def _live(args: argparse.Namespace) -> bool:
+    if args.plain:
+        return False
+    return sys.stdout.isatty()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    plan, report, root = _start_run(args, "run")
+    if not _execute(plan, report, root, _live(args)):
         return EXIT_INTERRUPTED
-    counts = {s: sum(v.status is s for v in report.verdicts) for s in Status}
-    _say(
-        "done: "
-        + ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
-        + f"; report: {report.dir}/summary.md"
+    return EXIT_FAILED if any(v.status.bad for v in report.verdicts) else EXIT_OK
+
+
+def cmd_nightly(args: argparse.Namespace) -> int:
+    """The unattended job: full default matrix, compared with the previous nightly."""
+    plan, report, root = _start_run(args, "nightly")
+    finished = _execute(plan, report, root, _live(args))
+    data = report.results_json()
+    problems = history.new_problems(
+        data, history.previous_nightly(report.reports_dir, report.run_id)
     )
-    return EXIT_FAILED if any(s.bad and n for s, n in counts.items()) else EXIT_OK
+    for c in problems:
+        before = c.before.value if c.before else "absent"
+        _say(f"new: {c.key}: {before} -> {c.after.value if c.after else 'absent'}")
+    line = history.subject_line(data, problems)
+    atomic_write(report.dir / "subject.txt", (line + "\n").encode())
+    print(line, flush=True)
+    if not finished:
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED if problems else EXIT_OK
+
+
+def _reports(args: argparse.Namespace) -> Path:
+    return Path(args.reports) if args.reports else _root(args) / "reports"
+
+
+def cmd_report_list(args: argparse.Namespace) -> int:
+    runs = history.list_runs(_reports(args))
+    table = Table(header_style="bold")
+    for col in ("run", "kind", "state", "started", "verdicts"):
+        table.add_column(col, no_wrap=True)
+    for r in runs[-args.last :] if args.last else runs:
+        counts = ", ".join(f"{n} {s}" for s, n in r.counts.items() if n)
+        table.add_row(r.run_id, r.kind, r.state, r.started, counts)
+    Console().print(table if runs else "no runs yet")
+    return EXIT_OK
+
+
+def cmd_report_show(args: argparse.Namespace) -> int:
+    run = _find_run(args, args.run)
+    _show_matrix(Console(), history.load(run), run)
+    return EXIT_OK
+
+
+def cmd_report_diff(args: argparse.Namespace) -> int:
+    a, b = history.load(_find_run(args, args.run_a)), history.load(_find_run(args, args.run_b))
+    changes = history.diff(a, b)
+    table = Table(title=f"{a['run_id']} -> {b['run_id']}", header_style="bold")
+    for col in ("verdict", "before", "after"):
+        table.add_column(col)
+    for c in changes:
+        table.add_row(c.key, c.before.value if c.before else "—", c.after.value if c.after else "—")
+    Console().print(table if changes else "no verdict changed")
+    return EXIT_OK
+
+
+def _find_run(args: argparse.Namespace, ref: str | None) -> Path:
+    try:
+        return history.find_run(_reports(args), ref)
+    except LookupError as exc:
+        raise LabError(str(exc)) from None
 
 
 def _split(values: list[str] | None) -> list[str] | None:
@@ -265,8 +353,33 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--accel", default="auto", choices=["auto", "tcg", "kvm"])
     run.add_argument("--reports", help="reports directory (default: ROOT/reports)")
     run.add_argument("--scenario-dir", help="scenario suites directory (default: ROOT/scenarios)")
+    run.add_argument("--plain", action="store_true", help="plain line output even on a TTY")
     run.add_argument("--run-id", help=argparse.SUPPRESS)
     run.set_defaults(func=cmd_run)
+
+    nightly = sub.add_parser(
+        "nightly",
+        help="the full default matrix, compared with the "
+        "previous nightly; non-zero on anything new",
+    )
+    for action in run._actions:
+        if action.dest not in ("help",):
+            nightly._add_action(action)
+    nightly.set_defaults(func=cmd_nightly)
+
+    rep = sub.add_parser("report", help="browse saved reports (no guest is booted)")
+    rep.add_argument("--reports", help="reports directory (default: ROOT/reports)")
+    rsub = rep.add_subparsers(dest="report_command", required=True, metavar="ACTION")
+    ls = rsub.add_parser("list", help="past runs")
+    ls.add_argument("--last", type=int, help="only the newest N")
+    ls.set_defaults(func=cmd_report_list)
+    show = rsub.add_parser("show", help="the matrix of a run (default: latest)")
+    show.add_argument("run", nargs="?", help="run id, unique prefix or 'latest'")
+    show.set_defaults(func=cmd_report_show)
+    d = rsub.add_parser("diff", help="what changed between two runs")
+    d.add_argument("run_a")
+    d.add_argument("run_b", nargs="?", default="latest")
+    d.set_defaults(func=cmd_report_diff)
     return parser
 
 

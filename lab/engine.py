@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lab.checks import CHECKS, CheckContext
+from lab.console import Fault
 from lab.errors import BootError, GuestError, LabError
+from lab.events import Event, Kind, Sink
 from lab.images import BuiltKernel, Images, ImageSet, user_kernel
 from lab.machine import (
     GuestIdentity,
@@ -32,8 +34,6 @@ from lab.report import RunReport
 from lab.results import Environment, Status, Verdict
 from lab.scenarios import Scenario
 from lab.transport import GuestSession
-
-Log = Callable[[str], None]
 
 
 def default_jobs() -> int:
@@ -54,7 +54,7 @@ class RunPlan:
         return [s for s in self.scenarios if s.applies_to(profile)]
 
 
-def resolve_images(images: Images, profiles: list[Profile], log: Log) -> ImageSet:
+def resolve_images(images: Images, profiles: list[Profile], log: Callable[[str], None]) -> ImageSet:
     """Build what the profiles need; user kernels (paths) are inspected, not built."""
     recipe = images.recipe()
     names = sorted({p.kernel for p in profiles if p.kernel in recipe.kernels})
@@ -79,7 +79,7 @@ class RunContext:
 
     report: RunReport
     stop: threading.Event
-    log: Log
+    emit: Sink
     accel: str  # the accelerator chosen for this run ("kvm" may still fall back to "tcg")
     accel_was_explicit: bool
     broken_programs: dict[str, str]
@@ -134,9 +134,7 @@ class ProfileRunner:
             if machine.accel != "kvm" or self.ctx.accel_was_explicit:
                 raise
             mark_kvm_broken(exc.reason)
-            self.ctx.log(
-                f"{self.profile.name}: KVM boot failed ({exc.reason}); falling back to TCG"
-            )
+            self._note(f"KVM boot failed ({exc.reason}); falling back to TCG")
             self.accel = "tcg"
             machine = Machine(self.profile, self.kernel, self.initramfs, guest_dir, "tcg")
             try:
@@ -148,22 +146,36 @@ class ProfileRunner:
     def run(self) -> None:
         remaining = list(self.scenarios)
         while remaining and not self.ctx.stop.is_set():
-            self.ctx.log(f"{self.profile.name}: booting ({self.accel})")
+            kind = Kind.BOOTING if self.boots == 0 else Kind.REBOOTING
+            self.ctx.emit(Event(kind, self.profile.name, f"booting ({self.accel})"))
             try:
                 machine, identity = self.boot()
             except BootError as exc:
-                self.ctx.log(f"{self.profile.name}: boot failed: {exc.reason}")
+                self.ctx.emit(Event(Kind.BOOT_FAILED, self.profile.name, exc.reason))
+                if exc.excerpt:
+                    self._faults_from_text(exc.reason, exc.excerpt)
                 self._boot_failed(remaining, exc)
-                return
+                break
             with machine:
                 self._record_guest(machine, identity)
                 remaining = self._run_in(machine, identity, remaining)
+        self.ctx.emit(Event(Kind.DONE, self.profile.name, "finished"))
 
     def _record_guest(self, machine: Machine, identity: GuestIdentity) -> None:
         env = self.environment(machine, identity)
-        self.ctx.log(
-            f"{self.profile.name}: ready in {machine.boot_seconds:.1f}s: {identity.vendor} "
-            f"{identity.kernel_release} AT_SYSINFO={identity.at_sysinfo:#x}"
+        self.ctx.emit(
+            Event(
+                Kind.READY,
+                self.profile.name,
+                f"ready in {machine.boot_seconds:.1f}s: {identity.vendor} "
+                f"{identity.kernel_release} AT_SYSINFO={identity.at_sysinfo:#x}",
+                data={
+                    "vendor": identity.vendor,
+                    "kernel": identity.kernel_release,
+                    "accel": machine.accel,
+                    "boot_seconds": machine.boot_seconds,
+                },
+            )
         )
         self.ctx.report.record_guest(
             self.profile.name,
@@ -196,15 +208,17 @@ class ProfileRunner:
         artefacts = self.ctx.report.guest_dir(self.profile.name)
         while remaining and not self.ctx.stop.is_set():
             scenario = remaining.pop(0)
-            self.ctx.log(f"{self.profile.name}: running {scenario.name}")
+            self.ctx.emit(Event(Kind.RUNNING, self.profile.name, scenario=scenario.name))
             ctx = CheckContext(scenario, self.profile, identity, session, env, artefacts)
             if scenario.program in self.ctx.broken_programs:
-                self.ctx.report.add(
-                    ctx.verdict(
-                        Status.ERROR,
-                        f"guest program {scenario.program} did not compile",
-                        excerpt=self.ctx.broken_programs[scenario.program],
-                    )
+                self._add(
+                    [
+                        ctx.verdict(
+                            Status.ERROR,
+                            f"guest program {scenario.program} did not compile",
+                            excerpt=self.ctx.broken_programs[scenario.program],
+                        )
+                    ]
                 )
                 continue
             faults_before = len(machine.lines.faults)
@@ -212,15 +226,22 @@ class ProfileRunner:
             try:
                 verdicts = CHECKS[scenario.check](ctx)
             except GuestError as exc:
-                self.ctx.report.add(
-                    ctx.verdict(
-                        Status.ERROR,
-                        f"guest {exc.kind}: {exc.reason}",
-                        excerpt=exc.excerpt,
-                        seconds=time.monotonic() - t0,
-                    )
+                self._emit_faults(machine.lines.faults[faults_before:])
+                if not machine.lines.faults[faults_before:]:
+                    self._faults_from_text(f"{exc.kind}: {exc.reason}", exc.excerpt)
+                cause = f"guest {exc.kind}: {exc.reason}"
+                if self.ctx.stop.is_set():
+                    cause = f"interrupted (Ctrl-C or SIGTERM) while running: {cause}"
+                self._add(
+                    [
+                        ctx.verdict(
+                            Status.ERROR,
+                            cause,
+                            excerpt=exc.excerpt,
+                            seconds=time.monotonic() - t0,
+                        )
+                    ]
                 )
-                self.ctx.log(f"{self.profile.name}: {scenario.name}: guest {exc.kind}; rebooting")
                 return remaining
             except LabError as exc:
                 verdicts = [ctx.verdict(Status.ERROR, str(exc))]
@@ -231,10 +252,26 @@ class ProfileRunner:
                 v.kernel_faults = [f"{f.kind}: {f.line}" for f in new_faults]
                 if new_faults and not v.excerpt:
                     v.excerpt = "\n\n".join(f.excerpt() for f in new_faults)
-            self.ctx.report.add_all(verdicts)
-            worst = sorted({v.status.value for v in verdicts})
-            self.ctx.log(f"{self.profile.name}: {scenario.name}: {', '.join(worst)}")
+            self._emit_faults(new_faults)
+            self._add(verdicts)
         return remaining
+
+    def _add(self, verdicts: list[Verdict]) -> None:
+        self.ctx.report.add_all(verdicts)
+        for v in verdicts:
+            self.ctx.emit(Event(Kind.VERDICT, self.profile.name, scenario=v.scenario, verdict=v))
+
+    def _emit_faults(self, faults: list[Fault]) -> None:
+        for f in faults:
+            self.ctx.emit(Event(Kind.KERNEL_FAULT, self.profile.name, f"{f.kind}: {f.line}"))
+
+    def _faults_from_text(self, headline: str, excerpt: str) -> None:
+        self.ctx.emit(
+            Event(Kind.KERNEL_FAULT, self.profile.name, headline, data={"excerpt": excerpt})
+        )
+
+    def _note(self, message: str) -> None:
+        self.ctx.emit(Event(Kind.NOTE, self.profile.name, message))
 
     def _boot_failed(self, remaining: list[Scenario], exc: BootError) -> None:
         self.ctx.report.record_guest(
@@ -245,26 +282,36 @@ class ProfileRunner:
                 "profile_source": self.profile.source,
             },
         )
-        self.ctx.report.add_all(
-            Verdict(
-                self.profile.name,
-                s.name,
-                Status.ERROR,
-                f"boot failed: {exc.reason}",
-                excerpt=exc.excerpt,
-                suite=s.suite,
-            )
-            for s in remaining
+        self._add(
+            [
+                Verdict(
+                    self.profile.name,
+                    s.name,
+                    Status.ERROR,
+                    f"boot failed: {exc.reason}",
+                    excerpt=exc.excerpt,
+                    suite=s.suite,
+                )
+                for s in remaining
+            ]
         )
 
 
-def execute(plan: RunPlan, images: Images, report: RunReport, log: Log) -> RunReport:
+def execute(plan: RunPlan, images: Images, report: RunReport, emit: Sink) -> RunReport:
     """Run the plan; Ctrl-C / SIGTERM stop cleanly with a valid report of what finished."""
-    built = resolve_images(images, plan.profiles, log)
+    emit(
+        Event(
+            Kind.PLAN,
+            message=f"{len(plan.profiles)} profiles, {len(plan.scenarios)} "
+            f"scenarios, {plan.jobs} at a time",
+            data={p.name: len(plan.scenarios_for(p)) for p in plan.profiles},
+        )
+    )
+    built = resolve_images(images, plan.profiles, lambda m: emit(Event(Kind.IMAGES, message=m)))
     accel = choose_accel(plan.accel)
     report.meta["accel_requested"] = plan.accel
     stop = threading.Event()
-    ctx = RunContext(report, stop, log, accel, plan.accel != "auto", built.broken_programs)
+    ctx = RunContext(report, stop, emit, accel, plan.accel != "auto", built.broken_programs)
     runners = []
     for p in plan.profiles:
         scenarios = plan.scenarios_for(p)
@@ -282,7 +329,12 @@ def execute(plan: RunPlan, images: Images, report: RunReport, log: Log) -> RunRe
             f.result()
     except KeyboardInterrupt:
         stop.set()
-        log("interrupted: stopping guests, writing the report of what finished")
+        emit(
+            Event(
+                Kind.NOTE,
+                message="interrupted: stopping guests, writing the report of what finished",
+            )
+        )
         reap_all()
         pool.shutdown(wait=True, cancel_futures=True)
         report.finish("interrupted")

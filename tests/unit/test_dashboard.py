@@ -1,0 +1,104 @@
+"""The dashboard on a real pseudo-terminal (screen read back with pyte), and the plain sink.
+
+The events are synthetic here; tests/integration/test_dashboard_live.py drives a real run.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import sys
+import textwrap
+from pathlib import Path
+
+import pexpect
+import pyte
+
+from lab.events import Event, Kind, PlainSink
+from lab.results import Status, Verdict
+
+SCRIPT = textwrap.dedent("""
+    import time
+    from rich.console import Console
+    from lab.dashboard import Dashboard
+    from lab.events import Event, Kind
+    from lab.results import Status, Verdict
+
+    d = Dashboard(Console())
+    with d:
+        d(Event(Kind.PLAN, message="2 profiles, 2 scenarios, 2 at a time",
+                data={"intel-sep": 2, "i386-int80": 2}))
+        d(Event(Kind.BOOTING, "intel-sep", "booting (tcg)"))
+        d(Event(Kind.READY, "intel-sep", "ready", data={"vendor": "GenuineIntel",
+              "kernel": "6.1.0-50-cloud-amd64", "accel": "tcg"}))
+        d(Event(Kind.RUNNING, "intel-sep", scenario="vdso-entry"))
+        d(Event(Kind.VERDICT, "intel-sep", verdict=Verdict("intel-sep", "vdso-entry",
+              Status.PASS)))
+        d(Event(Kind.RUNNING, "intel-sep", scenario="regs-preserved"))
+        d(Event(Kind.BOOT_FAILED, "i386-int80", "unable to find CPU model"))
+        d(Event(Kind.KERNEL_FAULT, "i386-int80", "panic: Kernel panic - not syncing: \\x1b[2J"))
+        time.sleep(1.0)
+    print("AFTER-LIVE")
+""")
+
+
+def screen_after(cols: int, rows: int) -> pyte.Screen:
+    screen = pyte.Screen(cols, rows)
+    stream = pyte.ByteStream(screen)
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    env["TERM"] = "xterm-256color"
+    child = pexpect.spawn(
+        sys.executable,
+        ["-c", SCRIPT],
+        dimensions=(rows, cols),
+        env=env,
+        cwd=str(Path(__file__).resolve().parents[2]),
+        timeout=30,
+    )
+    while True:
+        try:
+            stream.feed(child.read_nonblocking(65536, timeout=30))
+        except pexpect.EOF:
+            break
+    child.close()
+    assert child.exitstatus == 0
+    return screen
+
+
+def test_live_view_on_80x24() -> None:
+    screen = screen_after(80, 24)
+    text = "\n".join(screen.display)
+    assert "entrylab: 2 profiles, 2 scenarios" in text
+    assert re.search(r"intel-sep\s+running regs-preserved\s+\d+s\s+1/0/0/0", text), text
+    assert re.search(r"i386-int80\s+boot failed", text), text
+    assert "1/4 scenarios" in text or "2/4 scenarios" in text
+    assert "i386-int80: panic: Kernel panic - not syncing" in text
+    assert "AFTER-LIVE" in text
+    assert all(len(line.rstrip()) <= 80 for line in screen.display)
+    # The guest's escape sequence was shown as text, not obeyed (the screen was not cleared).
+    assert "\\x1b[2J" in text
+
+
+def test_wide_terminal_shows_vendor_and_kernel() -> None:
+    text = "\n".join(screen_after(140, 30).display)
+    assert re.search(r"intel-sep\s+GenuineIntel\s+6\.1\.0-50-cloud-amd64\s+tcg", text), text
+
+
+def test_plain_sink_is_one_line_per_event_without_control_codes() -> None:
+    out = io.StringIO()
+    sink = PlainSink(out)
+    sink(Event(Kind.BOOTING, "p1", "booting (tcg)"))
+    sink(
+        Event(
+            Kind.VERDICT,
+            "p1",
+            verdict=Verdict("p1", "s", Status.FAIL, "ecx \x1b[31mred", path="regs/int80"),
+        )
+    )
+    sink(Event(Kind.KERNEL_FAULT, "p1", "oops: Oops: 0000"))
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 3
+    assert lines[0].endswith("p1: booting: booting (tcg)")
+    assert lines[1].endswith("p1: s[regs/int80]: fail — ecx \\x1b[31mred")
+    assert "\x1b" not in out.getvalue()
