@@ -530,10 +530,15 @@ class Machine:
             pass
 
         marker = f"@@{self.nonce}:SHELL-EXIT".encode()
+        tail = b""
 
         def watch(data: bytes) -> bytes:
-            if marker in data:
+            # The serial line delivers a few bytes at a time: look across chunk boundaries.
+            nonlocal tail
+            seen = tail + data
+            if marker in seen:
                 raise _ShellExited
+            tail = seen[-len(marker) :]
             return data
 
         assert self._child is not None

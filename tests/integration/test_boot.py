@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import sys
 import time
 from pathlib import Path
 
+import pexpect
 import pytest
 
 from lab.errors import BootError
@@ -105,3 +108,25 @@ def test_second_build_does_no_work(root: Path, image_set: ImageSet) -> None:
     assert again.manifest["artefacts"] == image_set.manifest["artefacts"]
     for key in ("kernel/cloud-amd64", "kernel/686", "userland/busybox"):
         assert again.manifest["lock"][key]["version"]
+
+
+def test_interactive_shell_like_vng(root: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "lab.cli", "boot", "i386-int80"],
+        cwd=str(root),
+        env=env,
+        timeout=300,
+        encoding="utf-8",
+        dimensions=(24, 100),
+    )
+    child.expect("entrylab# ")
+    child.sendline("echo sep-count=$(grep -c -w sep /proc/cpuinfo) sum=$((6 * 7))")
+    child.expect(r"sep-count=(\d+) sum=42")
+    assert child.match.group(1) == "0", "i386-int80 is a CPU without SEP"
+    child.expect("entrylab# ")
+    child.sendline("exit")
+    child.expect(pexpect.EOF, timeout=60)
+    child.close()
+    assert child.exitstatus == 0
