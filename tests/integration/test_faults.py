@@ -32,9 +32,23 @@ def test_panic_reboots_and_the_profile_carries_on(root: Path, tmp_path: Path) ->
     scenarios.mkdir()
     (scenarios / "faults.yaml").write_text(SUITE)
     result = subprocess.run(
-        [sys.executable, "-m", "lab.cli", "run", "--profiles", "i386-intel-sep",
-         "--scenario-dir", str(scenarios), "--reports", str(tmp_path / "reports")],
-        cwd=root, capture_output=True, text=True, timeout=600, check=False,
+        [
+            sys.executable,
+            "-m",
+            "lab.cli",
+            "run",
+            "--profiles",
+            "i386-intel-sep",
+            "--scenario-dir",
+            str(scenarios),
+            "--reports",
+            str(tmp_path / "reports"),
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     assert result.returncode == 1, result.stdout + result.stderr
     run = (tmp_path / "reports" / "latest").resolve()
@@ -58,4 +72,5 @@ def test_panic_reboots_and_the_profile_carries_on(root: Path, tmp_path: Path) ->
     assert by_key[("after-the-panic", None)]["status"] == "pass"
     assert data["guests"]["i386-intel-sep"]["boots"] == 2
     assert (run / "guests" / "i386-intel-sep" / "boot1" / "console.log").read_bytes().count(
-        b"sysrq") >= 1
+        b"sysrq"
+    ) >= 1
