@@ -29,7 +29,7 @@ from lab.machine import (
     qemu_version,
     reap_all,
 )
-from lab.profiles import Profile
+from lab.profiles import MachineVariant, Profile
 from lab.report import RunReport
 from lab.results import Environment, Status, Verdict
 from lab.scenarios import Scenario
@@ -103,9 +103,11 @@ class ProfileRunner:
         self.ctx = ctx
         self.accel = ctx.accel  # per guest: a failed KVM boot falls back to TCG
         self.boots = 0
+        self.variant = MachineVariant()
+        self.booted = profile  # the profile as booted (its variant applied)
 
     def environment(self, machine: Machine, identity: GuestIdentity | None) -> Environment:
-        p = self.profile
+        p = self.booted
         return Environment(
             profile=p.name,
             kernel=self.kernel.name,
@@ -118,6 +120,7 @@ class ProfileRunner:
             machine_type=p.machine,
             vendor=identity.vendor if identity else "",
             kernel_bits=self.kernel.bits,
+            variant=self.variant.label,
         )
 
     def boot(self) -> tuple[Machine, GuestIdentity]:
@@ -126,7 +129,8 @@ class ProfileRunner:
         if self.accel == "kvm" and not self.ctx.accel_was_explicit and kvm_known_broken():
             self.accel = "tcg"  # another guest of this run already found KVM unusable
         guest_dir = self.ctx.report.guest_dir(self.profile.name) / f"boot{self.boots}"
-        machine = Machine(self.profile, self.kernel, self.initramfs, guest_dir, self.accel)
+        accel = "tcg" if self.booted.icount else self.accel  # -icount is a TCG feature
+        machine = Machine(self.booted, self.kernel, self.initramfs, guest_dir, accel)
         try:
             return machine, machine.boot()
         except BootError as exc:
@@ -136,7 +140,7 @@ class ProfileRunner:
             mark_kvm_broken(exc.reason)
             self._note(f"KVM boot failed ({exc.reason}); falling back to TCG")
             self.accel = "tcg"
-            machine = Machine(self.profile, self.kernel, self.initramfs, guest_dir, "tcg")
+            machine = Machine(self.booted, self.kernel, self.initramfs, guest_dir, "tcg")
             try:
                 return machine, machine.boot()
             except BootError:
@@ -144,10 +148,22 @@ class ProfileRunner:
                 raise
 
     def run(self) -> None:
-        remaining = list(self.scenarios)
+        """Each machine variant (profile default first) boots once for its scenarios."""
+        variants = list(dict.fromkeys(s.machine for s in self.scenarios))
+        for variant in sorted(variants, key=lambda v: v.label != ""):
+            if self.ctx.stop.is_set():
+                break
+            self.variant = variant
+            self.booted = variant.apply(self.profile)
+            self._run_variant([s for s in self.scenarios if s.machine == variant])
+        self.ctx.emit(Event(Kind.DONE, self.profile.name, "finished"))
+
+    def _run_variant(self, scenarios: list[Scenario]) -> None:
+        remaining = list(scenarios)
+        where = f" [{self.variant.label}]" if self.variant.label else ""
         while remaining and not self.ctx.stop.is_set():
             kind = Kind.BOOTING if self.boots == 0 else Kind.REBOOTING
-            self.ctx.emit(Event(kind, self.profile.name, f"booting ({self.accel})"))
+            self.ctx.emit(Event(kind, self.profile.name, f"booting ({self.accel}){where}"))
             try:
                 machine, identity = self.boot()
             except BootError as exc:
@@ -155,11 +171,10 @@ class ProfileRunner:
                 if exc.excerpt:
                     self._faults_from_text(exc.reason, exc.excerpt)
                 self._boot_failed(remaining, exc)
-                break
+                return
             with machine:
                 self._record_guest(machine, identity)
                 remaining = self._run_in(machine, identity, remaining)
-        self.ctx.emit(Event(Kind.DONE, self.profile.name, "finished"))
 
     def _record_guest(self, machine: Machine, identity: GuestIdentity) -> None:
         env = self.environment(machine, identity)
@@ -177,8 +192,9 @@ class ProfileRunner:
                 },
             )
         )
+        key = self.profile.name + (f"@{self.variant.label}" if self.variant.label else "")
         self.ctx.report.record_guest(
-            self.profile.name,
+            key,
             {
                 **env.to_json(),
                 "boot_seconds": round(machine.boot_seconds, 2),

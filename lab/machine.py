@@ -209,7 +209,9 @@ def qemu_command(
 ) -> list[str]:
     """The full QEMU argument list for a profile (a list: nothing here passes through a shell)."""
     machine = profile.machine + (",acpi=off" if profile.machine == "microvm" else "")
-    accel_arg = "tcg,thread=multi" if accel == "tcg" and profile.smp > 1 else accel
+    multi = accel == "tcg" and profile.smp > 1 and not profile.icount
+    accel_arg = "tcg,thread=multi" if multi else accel
+    icount = ["-icount", "shift=0,sleep=off"] if profile.icount else []
     return [
         profile.qemu,
         "-nodefaults",
@@ -241,6 +243,7 @@ def qemu_command(
         "-no-reboot",
         "-sandbox",
         "on",
+        *icount,
     ]
 
 

@@ -50,6 +50,7 @@ class Profile:
     append: tuple[str, ...] = ()
     boot_timeout_s: float = 120.0
     silence_timeout_s: float = 60.0
+    icount: bool = False  # QEMU -icount: guest time advances per instruction (exact costs)
     source: str = ""  # "vendors.yaml:12" — where it was defined, for error messages
     overrides: dict[str, str] = field(default_factory=dict, compare=False)
 
@@ -60,6 +61,33 @@ class Profile:
 
     def with_kernel(self, kernel: str) -> Profile:
         return replace(self, kernel=kernel, overrides={**self.overrides, "kernel": kernel})
+
+
+@dataclass(frozen=True)
+class MachineVariant:
+    """How a scenario wants its guest booted beyond its profile; each variant is its own boot.
+
+    icount: QEMU's deterministic instruction counting (`-icount shift=0,sleep=off`, TCG only),
+    which makes the guest TSC advance per instruction so costs become exact path lengths.
+    """
+
+    icount: bool = False
+    smp: int | None = None
+    append: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """ "" for the profile's own machine, else e.g. "icount+smp2+nopti"."""
+        parts = (["icount"] if self.icount else []) + ([f"smp{self.smp}"] if self.smp else [])
+        return "+".join(parts + list(self.append))
+
+    def apply(self, profile: Profile) -> Profile:
+        return replace(
+            profile,
+            icount=self.icount or profile.icount,
+            smp=self.smp or profile.smp,
+            append=profile.append + self.append,
+        )
 
 
 def _profile(name: str, raw: dict[str, Any], defaults: dict[str, Any], where: str) -> Profile:

@@ -46,6 +46,7 @@ class Environment:
     machine_type: str  # microvm, pc, q35
     vendor: str  # CPUID vendor the guest reported
     kernel_bits: int
+    variant: str = ""  # machine variant of the scenario ("icount", "smp2+nopti"), "" for default
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -15,7 +15,7 @@ from typing import Any
 from lab.errors import ConfigError, ConfigErrors, SourceLocation
 from lab.images import LAYERS
 from lab.paths import guest_sources
-from lab.profiles import Profile
+from lab.profiles import MachineVariant, Profile
 from lab.yamlconf import Document, load_yaml, validate
 
 DEFAULT_TIMEOUT_S = 120.0
@@ -33,6 +33,7 @@ class Scenario:
     expect: str | dict[str, Any] = "model"
     description: str = ""
     needs: tuple[str, ...] = ()  # initramfs layers (lab.images.LAYERS) the program needs
+    machine: MachineVariant = field(default_factory=MachineVariant)  # its own boot if not default
     source: str = ""  # file:line of its definition
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
@@ -54,6 +55,11 @@ def _scenario(suite: str, name: str, raw: dict[str, Any], where: str) -> Scenari
         expect=raw.get("expect", "model"),
         description=raw.get("description", ""),
         needs=tuple(raw.get("needs", ())),
+        machine=MachineVariant(
+            icount=bool(raw.get("machine", {}).get("icount", False)),
+            smp=raw.get("machine", {}).get("smp"),
+            append=tuple(raw.get("machine", {}).get("append", ())),
+        ),
         source=where,
     )
 

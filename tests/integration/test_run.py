@@ -93,3 +93,30 @@ def test_boot_command_returns_the_guest_exit_code(root: Path) -> None:
     assert result.returncode == 3, result.stdout + result.stderr
     assert "-686" in result.stdout
     assert "AT_SYSINFO=0x" in result.stdout
+
+
+def test_machine_variants_boot_separately(root: Path, tmp_path: Path) -> None:
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir()
+    (scenarios / "v.yaml").write_text(
+        "suite: v\nscenarios:\n  plain:\n    check: vdso-entry\n"
+        "  exact:\n    check: vdso-entry\n    machine: {icount: true, append: [nopti]}\n"
+    )
+    result = lab(
+        "run",
+        "--profiles",
+        "i386-amd-sep",
+        "--scenario-dir",
+        str(scenarios),
+        "--reports",
+        str(tmp_path / "r"),
+        cwd=root,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    run = (tmp_path / "r" / "latest").resolve()
+    data = json.loads((run / "results.json").read_text())
+    variants = {v["scenario"]: v["env"]["variant"] for v in data["verdicts"]}
+    assert variants == {"plain": "", "exact": "icount+nopti"}
+    assert set(data["guests"]) == {"amd-syscall32", "amd-syscall32@icount+nopti"}
+    cmdline = (run / "guests" / "amd-syscall32" / "boot2" / "qemu-cmdline.txt").read_text()
+    assert "-icount shift=0,sleep=off" in cmdline and " nopti " in cmdline
