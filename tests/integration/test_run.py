@@ -105,7 +105,7 @@ def test_machine_variants_boot_separately(root: Path, tmp_path: Path) -> None:
     result = lab(
         "run",
         "--profiles",
-        "i386-amd-sep",
+        "amd-syscall32",
         "--scenario-dir",
         str(scenarios),
         "--reports",
