@@ -7,6 +7,7 @@ run, 130 interrupted. Errors are one clear message (file:line or profile), never
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -390,6 +391,7 @@ def _on_sigterm(_signo: int, _frame: FrameType | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _on_sigterm)
+    os.umask(0o027)  # reports, console logs and keys are not world-readable
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)

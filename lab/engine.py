@@ -7,9 +7,11 @@ console excerpt), is rebooted, and the profile's remaining scenarios still run.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -175,6 +177,15 @@ class ProfileRunner:
             with machine:
                 self._record_guest(machine, identity)
                 remaining = self._run_in(machine, identity, remaining)
+            if machine.console_dropped:
+                cap = (
+                    f"console log cap ({machine.console_cap >> 20} MiB) reached in boot "
+                    f"{self.boots}: {machine.console_dropped} bytes dropped"
+                )
+                self._note(cap)
+                self.ctx.report.record_guest(
+                    self._guest_key(), {f"console_log_capped_boot{self.boots}": cap}
+                )
 
     def _record_guest(self, machine: Machine, identity: GuestIdentity) -> None:
         env = self.environment(machine, identity)
@@ -192,9 +203,8 @@ class ProfileRunner:
                 },
             )
         )
-        key = self.profile.name + (f"@{self.variant.label}" if self.variant.label else "")
         self.ctx.report.record_guest(
-            key,
+            self._guest_key(),
             {
                 **env.to_json(),
                 "boot_seconds": round(machine.boot_seconds, 2),
@@ -261,6 +271,14 @@ class ProfileRunner:
                 return remaining
             except LabError as exc:
                 verdicts = [ctx.verdict(Status.ERROR, str(exc))]
+            except Exception as exc:  # a bug in a check must cost one verdict, not the run
+                verdicts = [
+                    ctx.verdict(
+                        Status.ERROR,
+                        f"lab bug in check {scenario.check}: {type(exc).__name__}: {exc}",
+                        excerpt=traceback.format_exc(),
+                    )
+                ]
             elapsed = time.monotonic() - t0
             new_faults = machine.lines.faults[faults_before:]
             for v in verdicts:
@@ -285,6 +303,9 @@ class ProfileRunner:
         self.ctx.emit(
             Event(Kind.KERNEL_FAULT, self.profile.name, headline, data={"excerpt": excerpt})
         )
+
+    def _guest_key(self) -> str:
+        return self.profile.name + (f"@{self.variant.label}" if self.variant.label else "")
 
     def _note(self, message: str) -> None:
         self.ctx.emit(Event(Kind.NOTE, self.profile.name, message))
@@ -313,8 +334,29 @@ class ProfileRunner:
         )
 
 
+def _stop_all(stop: threading.Event, pool: ThreadPoolExecutor) -> None:
+    """Tell every runner to stop, kill every guest, wait for the runners to finish."""
+    stop.set()
+    reap_all()
+    pool.shutdown(wait=True, cancel_futures=True)
+    reap_all()
+
+
 def execute(plan: RunPlan, images: Images, report: RunReport, emit: Sink) -> RunReport:
-    """Run the plan; Ctrl-C / SIGTERM stop cleanly with a valid report of what finished."""
+    """Run the plan; Ctrl-C / SIGTERM stop cleanly with a valid report of what finished.
+
+    A LabError that must stop the run (images cannot be built, the report cannot be written)
+    marks the report "aborted" where it still can, and propagates to the CLI (exit 2).
+    """
+    try:
+        return _execute(plan, images, report, emit)
+    except LabError:
+        with contextlib.suppress(LabError):
+            report.finish("aborted")
+        raise
+
+
+def _execute(plan: RunPlan, images: Images, report: RunReport, emit: Sink) -> RunReport:
     emit(
         Event(
             Kind.PLAN,
@@ -337,26 +379,22 @@ def execute(plan: RunPlan, images: Images, report: RunReport, emit: Sink) -> Run
             runners.append(ProfileRunner(p, scenarios, built.kernels[p.kernel], initramfs, ctx))
     pool = ThreadPoolExecutor(max_workers=max(1, plan.jobs), thread_name_prefix="guest")
     try:
-        futures = [pool.submit(r.run) for r in runners]
-        pending = set(futures)
+        pending = {pool.submit(r.run) for r in runners}
         while pending:
-            _done, pending = wait(pending, timeout=0.5)
-        for f in futures:
-            f.result()
+            done, pending = wait(pending, timeout=0.5)
+            for f in done:
+                f.result()  # re-raises what must stop the run (the report cannot be written)
     except KeyboardInterrupt:
-        stop.set()
+        _stop_all(stop, pool)
         emit(
             Event(
                 Kind.NOTE,
-                message="interrupted: stopping guests, writing the report of what finished",
+                message="interrupted: guests stopped; the report of what finished is written",
             )
         )
-        reap_all()
-        pool.shutdown(wait=True, cancel_futures=True)
         report.finish("interrupted")
         raise
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        reap_all()
+        _stop_all(stop, pool)
     report.finish("finished")
     return report

@@ -39,6 +39,13 @@ KVM_CREATE_VM = 0xAE01
 PR_SET_PDEATHSIG = 1
 DEFAULT_CONSOLE_CAP = 64 << 20
 
+
+def console_cap_default() -> int:
+    """Bytes of console output kept per boot (ENTRYLAB_CONSOLE_CAP_MB overrides 64 MiB)."""
+    value = os.environ.get("ENTRYLAB_CONSOLE_CAP_MB", "")
+    return int(float(value) * (1 << 20)) if value.strip() else DEFAULT_CONSOLE_CAP
+
+
 _live: set[Machine] = set()
 _live_lock = threading.Lock()
 
@@ -291,7 +298,7 @@ class Machine:
         initramfs: Path,
         run_dir: Path,
         accel: str = "tcg",
-        console_cap: int = DEFAULT_CONSOLE_CAP,
+        console_cap: int | None = None,
     ) -> None:
         self.profile = profile
         self.kernel = kernel
@@ -299,7 +306,8 @@ class Machine:
         self.run_dir = run_dir
         self.accel = accel
         self.nonce = secrets.token_hex(8)
-        self.console_cap = console_cap
+        self.console_cap = console_cap if console_cap is not None else console_cap_default()
+        self.console_dropped = 0  # bytes past the cap, known once the machine is stopped
         self.lines = LineSplitter(self.nonce)
         self.identity: GuestIdentity | None = None
         self.boot_seconds = 0.0
@@ -425,6 +433,7 @@ class Machine:
                 child.close(force=True)
             self._child = None
         if self._log is not None:
+            self.console_dropped = self._log.dropped
             self._log.close()
             self._log = None
         if self._sockdir is not None:

@@ -20,10 +20,17 @@ from typing import Any
 from junit_xml import TestCase, TestSuite, to_xml_report_string
 
 from lab import __version__
+from lab.errors import LabError
 from lab.fsutil import atomic_write
 from lab.results import SEVERITY, Status, Verdict, worst
 
 RESULTS_SCHEMA_VERSION = 1
+
+
+class ReportWriteError(LabError):
+    """The report cannot be written (disk full, permissions): the run must stop, loudly."""
+
+
 SYMBOL = {
     Status.PASS: "✅ pass",
     Status.FAIL: "❌ FAIL",
@@ -46,7 +53,12 @@ class RunReport:
         self.reports_dir = reports_dir
         self.run_id = run_id
         self.dir = reports_dir / run_id
-        self.dir.mkdir(parents=True, exist_ok=False, mode=0o750)
+        try:
+            self.dir.mkdir(parents=True, exist_ok=False, mode=0o750)
+        except OSError as exc:
+            raise ReportWriteError(
+                f"cannot create the report directory {self.dir}: {exc.strerror or exc}"
+            ) from None
         self.meta = {
             "run_id": run_id,
             "started": _now(),
@@ -63,8 +75,8 @@ class RunReport:
         self.guests: dict[str, dict[str, Any]] = {}
         self.verdicts: list[Verdict] = []
         self._lock = threading.Lock()
-        self._point_latest()
         self.flush()
+        self._point_latest()  # only once the new run has a valid results.json
 
     def guest_dir(self, profile: str) -> Path:
         return self.dir / "guests" / _safe_name(profile)
@@ -97,9 +109,14 @@ class RunReport:
     def _point_latest(self) -> None:
         link = self.reports_dir / "latest"
         tmp = self.reports_dir / f".latest.tmp{os.getpid()}"
-        tmp.unlink(missing_ok=True)
-        tmp.symlink_to(self.run_id)
-        os.replace(tmp, link)
+        try:
+            tmp.unlink(missing_ok=True)
+            tmp.symlink_to(self.run_id)
+            os.replace(tmp, link)
+        except OSError as exc:
+            raise ReportWriteError(
+                f"cannot point {link} at {self.run_id}: {exc.strerror or exc}"
+            ) from None
 
     # -- writers -------------------------------------------------------------------------------
 
@@ -113,6 +130,15 @@ class RunReport:
         }
 
     def _write(self) -> None:
+        try:
+            self._write_files()
+        except OSError as exc:
+            raise ReportWriteError(
+                f"cannot write the report in {self.dir}: {exc.strerror or exc}; the last "
+                "complete results.json there (and every earlier report) is intact"
+            ) from None
+
+    def _write_files(self) -> None:
         data = json.dumps(self.results_json(), indent=1, sort_keys=False) + "\n"
         atomic_write(self.dir / "results.json", data.encode())
         atomic_write(self.dir / "junit.xml", junit_xml(self.verdicts).encode())

@@ -23,8 +23,9 @@ class Status(enum.Enum):
         return self in (Status.FAIL, Status.ERROR, Status.DIVERGENCE)
 
 
-# The order a matrix cell shows when a scenario has several verdicts (worst first).
-SEVERITY = [Status.ERROR, Status.FAIL, Status.DIVERGENCE, Status.SKIP, Status.PASS]
+# The order a matrix cell shows when a scenario has several verdicts (worst first); a cell with
+# passes and skips reads "pass" (the skips are in the details), one with only skips "skip".
+SEVERITY = [Status.ERROR, Status.FAIL, Status.DIVERGENCE, Status.PASS, Status.SKIP]
 
 
 def worst(statuses: list[Status]) -> Status:

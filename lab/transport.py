@@ -14,7 +14,7 @@ from typing import Protocol
 from lab.errors import GuestError
 
 KILL_GRACE_S = 10.0
-MAX_OUTPUT_LINES = 200_000
+MAX_OUTPUT_BYTES = 16 << 20  # per command: a flooding guest program costs memory only to here
 
 
 class ConsoleLink(Protocol):
@@ -35,13 +35,18 @@ class CommandResult:
     seconds: float = 0.0
     timed_out: bool = False
     agent_error: str | None = None
-    truncated: int = 0
+    truncated: int = 0  # output lines dropped past MAX_OUTPUT_BYTES
+    kept_bytes: int = 0
 
     @property
     def ok(self) -> bool:
         return self.exit_code == 0 and not self.timed_out and self.agent_error is None
 
     def describe(self) -> str:
+        cut = f" (output cut: {self.truncated} lines past {MAX_OUTPUT_BYTES >> 20} MiB dropped)"
+        return self._describe() + (cut if self.truncated else "")
+
+    def _describe(self) -> str:
         if self.agent_error:
             return f"agent error: {self.agent_error}"
         if self.timed_out:
@@ -100,8 +105,10 @@ class GuestSession:
             if line is None:
                 return
             if line.startswith(out_prefix):
-                if len(result.output) < MAX_OUTPUT_LINES:
-                    result.output.append(line[len(out_prefix) :])
+                text = line[len(out_prefix) :]
+                if result.kept_bytes + len(text) <= MAX_OUTPUT_BYTES:
+                    result.output.append(text)
+                    result.kept_bytes += len(text) + 1
                 else:
                     result.truncated += 1
             elif line.startswith(end_prefix):

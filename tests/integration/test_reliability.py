@@ -1,0 +1,245 @@
+"""The fault suite: each fault injected for real against real QEMU guests.
+
+Guarantees checked: the affected verdict says what happened, other work carries on, no QEMU is
+left running, results.json is always valid JSON, the previous reports are intact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from lab.errors import GuestError
+from lab.images import ImageSet
+from lab.machine import Machine
+from lab.profiles import Profile
+from lab.transport import GuestSession
+
+pytestmark = pytest.mark.integration
+
+
+def lab(
+    root: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lab.cli", *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def suite(tmp_path: Path, body: str) -> Path:
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir(exist_ok=True)
+    (scenarios / "f.yaml").write_text("suite: f\nscenarios:\n" + body)
+    return scenarios
+
+
+def qmp(machine: Machine, command: str) -> None:
+    from qemu.qmp.legacy import QEMUMonitorProtocol
+
+    mon = QEMUMonitorProtocol(str(machine.qmp_socket))
+    mon.connect()
+    mon.cmd(command)
+    mon.close()
+
+
+def test_guest_that_stops_answering_is_a_hang_not_a_wait_forever(
+    image_set: ImageSet, profiles: dict[str, Profile], tmp_path: Path
+) -> None:
+    """QEMU stays alive but the guest CPU is stopped (QMP stop): the command times out, KILL
+    goes unanswered, and the session reports a hang within its timeouts."""
+    p = profiles["amd-syscall32"]
+    with Machine(p, image_set.kernels[p.kernel], image_set.initramfs, tmp_path, "tcg") as m:
+        m.boot()
+        session = GuestSession(m, p.name)
+        threading.Timer(1.0, qmp, (m, "stop")).start()
+        t0 = time.monotonic()
+        with pytest.raises(GuestError) as exc:
+            session.run(["sleep", "60"], timeout=3)
+        assert exc.value.kind == "hang"
+        assert time.monotonic() - t0 < 30
+
+
+def test_qemu_killed_mid_scenario(
+    image_set: ImageSet, profiles: dict[str, Profile], tmp_path: Path
+) -> None:
+    p = profiles["amd-syscall32"]
+    with Machine(p, image_set.kernels[p.kernel], image_set.initramfs, tmp_path, "tcg") as m:
+        m.boot()
+        pid = m._child.pid if m._child else 0
+        threading.Timer(1.0, os.kill, (pid, signal.SIGKILL)).start()
+        with pytest.raises(GuestError) as exc:
+            GuestSession(m, p.name).run(["sleep", "60"], timeout=30)
+        assert exc.value.kind == "qemu exited"
+
+
+def test_flood_is_capped_and_memory_stays_bounded(root: Path, tmp_path: Path) -> None:
+    scenarios = suite(
+        tmp_path,
+        "  flood:\n    program: fault_inject\n    args: [flood, '1000']\n"
+        "    check: exit-code\n    timeout_s: 25\n"
+        "  after-flood:\n    check: vdso-entry\n",
+    )
+    result = lab(
+        root,
+        "run",
+        "--profiles",
+        "amd-syscall32",
+        "--scenario-dir",
+        str(scenarios),
+        "--reports",
+        str(tmp_path / "r"),
+        "--plain",
+        env={"ENTRYLAB_CONSOLE_CAP_MB": "1"},
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    run = (tmp_path / "r" / "latest").resolve()
+    data = json.loads((run / "results.json").read_text())
+    by_name = {v["scenario"]: v for v in data["verdicts"]}
+    assert by_name["flood"]["status"] == "fail" and "timed out" in by_name["flood"]["message"]
+    assert by_name["after-flood"]["status"] == "pass"
+    log = run / "guests" / "amd-syscall32" / "boot1" / "console.log"
+    assert (1 << 20) <= log.stat().st_size < (1 << 20) + 4096
+    assert "console log cap (1 MiB) reached" in json.dumps(data["guests"])
+    assert "console log cap" in result.stdout
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB
+    assert children < 400 * 1024, f"lab used {children} KiB"
+
+
+def test_sigterm_stops_cleanly(root: Path, tmp_path: Path) -> None:
+    scenarios = suite(
+        tmp_path,
+        "  slow:\n    program: fault_inject\n    args: [sleep, '60']\n    check: exit-code\n",
+    )
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lab.cli",
+            "run",
+            "--profiles",
+            "amd-syscall32,i386-int80",
+            "--scenario-dir",
+            str(scenarios),
+            "--reports",
+            str(tmp_path / "r"),
+            "--plain",
+        ],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if "running slow" in line:
+            break
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out
+    data = json.loads(((tmp_path / "r" / "latest") / "results.json").read_text())
+    assert data["state"] == "interrupted"
+    assert all("interrupted" in v["message"] for v in data["verdicts"])
+
+
+def test_two_runs_at_once_do_not_collide(root: Path, tmp_path: Path) -> None:
+    args = [
+        "-m",
+        "lab.cli",
+        "run",
+        "--profiles",
+        "amd-syscall32",
+        "--scenarios",
+        "vdso-entry",
+        "--reports",
+        str(tmp_path),
+        "--plain",
+        "--jobs",
+        "1",
+    ]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, *args],
+            cwd=root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=600)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    runs = sorted(d for d in tmp_path.iterdir() if d.is_dir() and not d.is_symlink())
+    assert len(runs) == 2
+    for run in runs:
+        data = json.loads((run / "results.json").read_text())
+        assert data["state"] == "finished" and data["counts"]["pass"] == 1
+
+
+def test_disk_full_while_writing_the_report(root: Path, tmp_path: Path) -> None:
+    small = tmp_path / "small"
+    small.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=96k", "tmpfs", str(small)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        first = lab(
+            root,
+            "run",
+            "--profiles",
+            "amd-syscall32",
+            "--scenarios",
+            "vdso-entry",
+            "--reports",
+            str(small),
+            "--plain",
+        )
+        assert first.returncode == 0, first.stdout + first.stderr
+        before = {p: p.read_bytes() for p in small.glob("*/results.json")}
+        latest = (small / "latest").resolve()
+        filler = small / "filler"
+        try:  # leave no space at all
+            with filler.open("wb") as f:
+                while True:
+                    f.write(b"\0" * 4096)
+                    f.flush()
+        except OSError:
+            pass
+        second = lab(
+            root,
+            "run",
+            "--profiles",
+            "amd-syscall32",
+            "--scenarios",
+            "vdso-entry",
+            "--reports",
+            str(small),
+            "--plain",
+        )
+        assert second.returncode == 2
+        assert "No space left on device" in second.stderr
+        assert "Traceback" not in second.stderr
+        for path, content in before.items():
+            assert path.read_bytes() == content
+            json.loads(content)
+        assert (small / "latest").resolve() == latest
+    finally:
+        subprocess.run(["umount", str(small)], check=False)
