@@ -25,9 +25,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from lab.model.paths import EntryPath
 from lab.model.semantics import (
     EXIT_STOP_REGISTERS,
+    STATUS_FLAGS,
     USER32_CS_64,
     USER_CS_32,
     USER_DS_32,
@@ -66,7 +66,6 @@ ARG_REGISTERS: tuple[str, ...] = ("ebx", "ecx", "edx", "esi", "edi", "ebp")
 # flags are not preserved across calls; DF must be clear on entry to and exit from a function.
 PSABI_CALLEE_SAVED: frozenset[str] = frozenset({"ebx", "esi", "edi", "ebp", "esp"})
 PSABI_SCRATCH: frozenset[str] = frozenset({"ecx", "edx"})
-STATUS_FLAGS: frozenset[str] = frozenset({"CF", "PF", "AF", "ZF", "SF", "OF"})
 
 
 def model_call_path(path: str) -> CallPath:
@@ -123,9 +122,7 @@ def entry_clobbered_flags(pred: Prediction) -> frozenset[str]:
     instruction runs, and int $0x80 has the CPU push them. The i386 psABI does not preserve
     status flags across a call, so callers of __kernel_vsyscall may not rely on them anyway.
     """
-    if pred.kernel_bits == 64 and pred.path is EntryPath.SYSENTER and "pti" in pred.cpu.flags:
-        return STATUS_FLAGS
-    return frozenset()
+    return pred.flags_clobbered.get(CallPath.VSYSCALL, frozenset())
 
 
 def regs_prediction(

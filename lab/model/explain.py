@@ -76,6 +76,14 @@ def explain_prediction(name: str, p: Prediction) -> str:
         lines += _wrap(text)
     flags = [f for f in _FLAG_ORDER if f in p.flags_preserved]
     lines += _wrap("Flags that come back as they were: " + " ".join(flags) + ".")
+    lost = [f for f in _FLAG_ORDER if f in p.flags_clobbered.get(CallPath.VSYSCALL, frozenset())]
+    if lost:
+        lines += _wrap(
+            "Except through __kernel_vsyscall on this PTI kernel: "
+            + " ".join(lost)
+            + " come back as the entry's CR3 switch left them (entry_SYSENTER_compat "
+            "switches CR3 before pushfq)."
+        )
     lines.append("Tracers and signal handlers:")
     for call in CallPath:
         how = "inline int $0x80" if call is CallPath.RAW_INT80 else "call __kernel_vsyscall"

@@ -88,6 +88,7 @@ class Prediction:
     landing_pad_offset: int = SHIPPED_LANDING_PAD
     fast_return_clobbers: frozenset[str] = frozenset()
     kernel_entry: str = ""
+    flags_clobbered: dict[CallPath, frozenset[str]] = field(default_factory=dict, hash=False)
 
     @property
     def path(self) -> EntryPath:
@@ -289,6 +290,25 @@ def _notes(kernel_bits: int, path: EntryPath) -> tuple[str, ...]:
     return tuple(notes)
 
 
+STATUS_FLAGS = frozenset({"CF", "PF", "AF", "ZF", "SF", "OF"})
+
+
+def _pti_sysenter_flags(kernel_bits: int, path: EntryPath, cpu: CpuIdentity) -> frozenset[str]:
+    """Status flags a __kernel_vsyscall caller loses on a 64-bit PTI kernel's SYSENTER path.
+
+    entry_SYSENTER_compat (arch/x86/entry/entry_64_compat.S) runs SWITCH_TO_KERNEL_CR3
+    (arch/x86/entry/calling.h: mov %cr3; andq $~PTI_USER_PGTABLE_AND_PCID_MASK; mov to %cr3)
+    before the pushfq that builds pt_regs->flags, so with X86_FEATURE_PTI (cpuinfo ``pti``) the
+    saved status flags are the andq's. entry_SYSENTER_32 brackets its CR3 switch with
+    pushfl/popfl; SYSCALL saves eflags in r11 first; int $0x80 has the CPU push them. Found by
+    the entry-abi suite (regs-preserved) on intel-sep and centaur-sep. The i386 psABI does not
+    preserve status flags across calls, so no correct caller depends on them.
+    """
+    if kernel_bits == 64 and path is EntryPath.SYSENTER and "pti" in cpu.flags:
+        return STATUS_FLAGS
+    return frozenset()
+
+
 def predict(kernel_bits: int, cpu: CpuIdentity) -> Prediction:
     """The model's full prediction for a 6.1 kernel of ``kernel_bits`` on ``cpu``."""
     check_kernel_bits(kernel_bits)
@@ -323,4 +343,8 @@ def predict(kernel_bits: int, cpu: CpuIdentity) -> Prediction:
         landing_pad_offset=SHIPPED_LANDING_PAD,
         fast_return_clobbers=_fast_return_clobbers(kernel_bits, path),
         kernel_entry=_kernel_entry(kernel_bits, path),
+        flags_clobbered={
+            CallPath.RAW_INT80: frozenset(),
+            CallPath.VSYSCALL: _pti_sysenter_flags(kernel_bits, path, cpu),
+        },
     )

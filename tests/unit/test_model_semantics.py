@@ -225,3 +225,16 @@ def test_explain(profile: Profile) -> None:
         assert f"Normally {ret}" in text
     assert "CF PF AF ZF SF TF IF DF OF AC NT" in text
     assert "[" not in text.replace("[esp", "")  # plain text, no rich markup
+
+
+def test_pti_sysenter_loses_status_flags_only_there() -> None:
+    from lab.model import CallPath, CpuIdentity, predict
+
+    intel_pti = CpuIdentity("GenuineIntel", frozenset({"sep", "lm", "pti"}))
+    lost = predict(64, intel_pti).flags_clobbered[CallPath.VSYSCALL]
+    assert lost == frozenset({"CF", "PF", "AF", "ZF", "SF", "OF"})
+    assert predict(64, intel_pti).flags_clobbered[CallPath.RAW_INT80] == frozenset()
+    amd_pti = CpuIdentity("AuthenticAMD", frozenset({"sep", "lm", "pti"}))
+    assert predict(64, amd_pti).flags_clobbered[CallPath.VSYSCALL] == frozenset()
+    i386 = CpuIdentity("GenuineIntel", frozenset({"sep", "pti"}))
+    assert predict(32, i386).flags_clobbered[CallPath.VSYSCALL] == frozenset()
