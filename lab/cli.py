@@ -180,17 +180,27 @@ def _vendors_loc(args: argparse.Namespace) -> SourceLocation:
 
 
 def _start_run(args: argparse.Namespace, kind: str) -> tuple[engine.RunPlan, RunReport, Path]:
-    """Resolve config into a plan and open its report; nothing runs if the config is invalid."""
+    """Resolve config into a plan and open its report; nothing runs if the config is invalid.
+
+    --resume RUN reopens an interrupted run: its profiles and scenarios, minus what finished.
+    """
     root = _root(args)
     profiles = _profiles(args)
-    chosen = select(profiles, _split(args.profiles), "--profiles")
+    resumed = RunReport.reopen(_find_run(args, args.resume)) if args.resume else None
+    wanted_profiles = resumed.meta.get("profiles") if resumed else _split(args.profiles)
+    wanted_scenarios = resumed.meta.get("scenarios") if resumed else _split(args.scenarios)
+    chosen = select(profiles, wanted_profiles, "--profiles")
     scenario_dir = Path(args.scenario_dir) if args.scenario_dir else root / "scenarios"
-    scenarios = select_scenarios(
-        load_all(scenario_dir, set(CHECKS), profiles), _split(args.scenarios)
-    )
+    scenarios = select_scenarios(load_all(scenario_dir, set(CHECKS), profiles), wanted_scenarios)
     plan = engine.RunPlan(
-        chosen, scenarios, jobs=args.jobs or engine.default_jobs(), accel=args.accel
+        chosen,
+        scenarios,
+        jobs=args.jobs or engine.default_jobs(),
+        accel=args.accel,
+        done=resumed.finished_pairs() if resumed else set(),
     )
+    if resumed is not None:
+        return plan, resumed, root
     reports = _reports(args)
     reports.mkdir(parents=True, exist_ok=True)
     meta = {
@@ -355,6 +365,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--reports", help="reports directory (default: ROOT/reports)")
     run.add_argument("--scenario-dir", help="scenario suites directory (default: ROOT/scenarios)")
     run.add_argument("--plain", action="store_true", help="plain line output even on a TTY")
+    run.add_argument(
+        "--resume",
+        metavar="RUN",
+        help="finish an interrupted run (id, prefix or "
+        "latest): what already has verdicts is skipped",
+    )
     run.add_argument("--run-id", help=argparse.SUPPRESS)
     run.set_defaults(func=cmd_run)
 

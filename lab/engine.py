@@ -51,9 +51,14 @@ class RunPlan:
     scenarios: list[Scenario]
     jobs: int = field(default_factory=default_jobs)
     accel: str = "auto"
+    done: set[tuple[str, str]] = field(default_factory=set)  # (profile, scenario) to skip
 
     def scenarios_for(self, profile: Profile) -> list[Scenario]:
-        return [s for s in self.scenarios if s.applies_to(profile)]
+        return [
+            s
+            for s in self.scenarios
+            if s.applies_to(profile) and (profile.name, s.name) not in self.done
+        ]
 
 
 def resolve_images(images: Images, profiles: list[Profile], log: Callable[[str], None]) -> ImageSet:
@@ -130,7 +135,7 @@ class ProfileRunner:
         self.boots += 1
         if self.accel == "kvm" and not self.ctx.accel_was_explicit and kvm_known_broken():
             self.accel = "tcg"  # another guest of this run already found KVM unusable
-        guest_dir = self.ctx.report.guest_dir(self.profile.name) / f"boot{self.boots}"
+        guest_dir = self._new_boot_dir()
         accel = "tcg" if self.booted.icount else self.accel  # -icount is a TCG feature
         machine = Machine(self.booted, self.kernel, self.initramfs, guest_dir, accel)
         try:
@@ -303,6 +308,14 @@ class ProfileRunner:
         self.ctx.emit(
             Event(Kind.KERNEL_FAULT, self.profile.name, headline, data={"excerpt": excerpt})
         )
+
+    def _new_boot_dir(self) -> Path:
+        """bootN for this boot; a resumed run never writes over an earlier attempt's logs."""
+        base = self.ctx.report.guest_dir(self.profile.name)
+        n = self.boots
+        while (base / f"boot{n}").exists():
+            n += 1
+        return base / f"boot{n}"
 
     def _guest_key(self) -> str:
         return self.profile.name + (f"@{self.variant.label}" if self.variant.label else "")

@@ -78,6 +78,40 @@ class RunReport:
         self.flush()
         self._point_latest()  # only once the new run has a valid results.json
 
+    @classmethod
+    def reopen(cls, run_dir: Path) -> RunReport:
+        """An interrupted run's report, to resume into: what finished is kept as it was.
+
+        A verdict that only says the run was interrupted is dropped, so its scenario runs again.
+        """
+        data = load_results(run_dir / "results.json")
+        report = cls.__new__(cls)
+        report.reports_dir = run_dir.parent
+        report.run_id = data["run_id"]
+        report.dir = run_dir
+        report.meta = {
+            k: v
+            for k, v in data.items()
+            if k not in ("schema_version", "counts", "guests", "verdicts")
+        }
+        report.meta["state"] = "running"
+        report.meta["finished"] = None
+        report.meta.setdefault("resumed", []).append(_now())
+        report.guests = data.get("guests", {})
+        report.verdicts = [
+            Verdict.from_json(v)
+            for v in data["verdicts"]
+            if not str(v.get("message", "")).startswith("interrupted")
+        ]
+        report._lock = threading.Lock()
+        report.flush()
+        report._point_latest()
+        return report
+
+    def finished_pairs(self) -> set[tuple[str, str]]:
+        """(profile, scenario) pairs that already have verdicts."""
+        return {(v.profile, v.scenario) for v in self.verdicts}
+
     def guest_dir(self, profile: str) -> Path:
         return self.dir / "guests" / _safe_name(profile)
 

@@ -72,7 +72,13 @@ def _check_references(doc: Document, known_checks: set[str], profiles: dict[str,
     for sname, raw in doc.data["scenarios"].items():
         at = ("scenarios", sname)
         if raw["check"] not in known_checks:
-            raise doc.error((*at, "check"), _unknown("check", raw["check"], known_checks))
+            message = _unknown("check", raw["check"], known_checks)
+            broken = [
+                f"lab/suites/{m}.py ({err.splitlines()[0]})" for m, err in _broken_suites().items()
+            ]
+            if broken:
+                message += "; these suite modules failed to import: " + ", ".join(broken)
+            raise doc.error((*at, "check"), message)
         program = raw.get("program")
         if program is not None and program not in programs:
             raise doc.error(
@@ -85,6 +91,13 @@ def _check_references(doc: Document, known_checks: set[str], profiles: dict[str,
         for i, item in enumerate(raw.get("profiles", ())):
             if item not in names:
                 raise doc.error((*at, "profiles", i), _unknown("profile or tag", item, names))
+
+
+def _broken_suites() -> dict[str, str]:
+    # Imported here, not at the top: the suite modules import lab.checks, which imports us.
+    from lab.suites import BROKEN
+
+    return BROKEN
 
 
 def _unknown(what: str, value: str, known: set[str]) -> str:

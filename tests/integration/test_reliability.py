@@ -243,3 +243,44 @@ def test_disk_full_while_writing_the_report(root: Path, tmp_path: Path) -> None:
         assert (small / "latest").resolve() == latest
     finally:
         subprocess.run(["umount", str(small)], check=False)
+
+
+def test_interrupted_run_resumes_without_redoing_what_finished(root: Path, tmp_path: Path) -> None:
+    scenarios = suite(
+        tmp_path,
+        "  first:\n    check: vdso-entry\n"
+        "  slow:\n    program: fault_inject\n    args: [sleep, '8']\n"
+        "    check: exit-code\n",
+    )
+    common = ["--scenario-dir", str(scenarios), "--reports", str(tmp_path / "r"), "--plain"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lab.cli", "run", "--profiles", "amd-syscall32", *common],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if "running slow" in line:
+            break
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=120)
+    run = (tmp_path / "r" / "latest").resolve()
+    first = json.loads((run / "results.json").read_text())
+    assert first["state"] == "interrupted"
+    passed_first = [v for v in first["verdicts"] if v["scenario"] == "first"]
+    assert [v["status"] for v in passed_first] == ["pass"]
+
+    resumed = lab(root, "run", "--resume", "latest", *common)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "running first" not in resumed.stdout and "running slow" in resumed.stdout
+    data = json.loads((run / "results.json").read_text())
+    assert data["state"] == "finished" and len(data["resumed"]) == 1
+    assert {(v["scenario"], v["status"]) for v in data["verdicts"]} == {
+        ("first", "pass"),
+        ("slow", "pass"),
+    }
+    assert data["verdicts"][0] == passed_first[0], "what finished is kept exactly"
+    boots = sorted(p.name for p in (run / "guests" / "amd-syscall32").glob("boot*"))
+    assert boots == ["boot1", "boot2"], "the first attempt's console log is kept"
