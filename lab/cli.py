@@ -33,7 +33,7 @@ from lab.errors import (
 from lab.events import PlainSink
 from lab.fsutil import atomic_write
 from lab.images import Images, user_kernel
-from lab.machine import Machine, choose_accel, reap_all
+from lab.machine import Machine, choose_accel, reap_all, reap_stale
 from lab.model import CpuIdentity, explain
 from lab.paths import project_root
 from lab.profiles import Profile, load_profiles, select
@@ -408,6 +408,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _on_sigterm)
     os.umask(0o027)  # reports, console logs and keys are not world-readable
+    for pid in reap_stale():
+        print(f"lab: stopped QEMU {pid} left behind by a lab that was killed", file=sys.stderr)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)

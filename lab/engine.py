@@ -263,6 +263,9 @@ class ProfileRunner:
                 cause = f"guest {exc.kind}: {exc.reason}"
                 if self.ctx.stop.is_set():
                     cause = f"interrupted (Ctrl-C or SIGTERM) while running: {cause}"
+                elif exc.verdicts:  # the check explained the death itself
+                    self._add(exc.verdicts)
+                    return remaining
                 self._add(
                     [
                         ctx.verdict(

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lab.results import Verdict
 
 
 class LabError(Exception):
@@ -62,11 +66,24 @@ class BootError(LabError):
 
 
 class GuestError(LabError):
-    """A running guest broke: panic, hang, lost console, QEMU gone."""
+    """A running guest broke: panic, hang, lost console, QEMU gone.
 
-    def __init__(self, profile: str, kind: str, reason: str, excerpt: str = "") -> None:
+    A check that knows what the death means (a probe that killed the kernel, say) attaches the
+    verdicts it has, including one for the death; the engine records them instead of a generic
+    error, then reboots.
+    """
+
+    def __init__(
+        self,
+        profile: str,
+        kind: str,
+        reason: str,
+        excerpt: str = "",
+        verdicts: list[Verdict] | None = None,
+    ) -> None:
         super().__init__(f"{profile}: {kind}: {reason}")
         self.profile = profile
         self.kind = kind
         self.reason = reason
         self.excerpt = excerpt
+        self.verdicts: list[Verdict] = verdicts or []

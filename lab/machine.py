@@ -13,6 +13,7 @@ import ctypes
 import fcntl
 import json
 import os
+import pwd
 import re
 import secrets
 import shutil
@@ -324,9 +325,11 @@ class Machine:
         return Path(self._sockdir) / "qmp.sock"
 
     def command(self) -> list[str]:
-        return qemu_command(
+        cmd = qemu_command(
             self.profile, self.kernel, self.initramfs, self.accel, self.nonce, self.qmp_socket
         )
+        user = unprivileged_user()
+        return [*cmd, "-runas", user] if user else cmd
 
     def _preflight(self) -> None:
         if shutil.which(self.profile.qemu) is None:
@@ -355,7 +358,8 @@ class Machine:
         """Start QEMU (TCG or KVM) with the console on a pty; nothing is read yet."""
         self._preflight()
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self._sockdir = tempfile.mkdtemp(prefix="entrylab-")
+        self._sockdir = tempfile.mkdtemp(prefix=SOCKDIR_PREFIX)
+        (Path(self._sockdir) / "lab.pid").write_text(str(os.getpid()))
         cmd = self.command()
         (self.run_dir / "qemu-cmdline.txt").write_text(" ".join(cmd) + "\n")
         self._log = _CappedLog(self.run_dir / "console.log", self.console_cap)
@@ -368,6 +372,7 @@ class Machine:
             dimensions=(24, 200),
         )
         self._child.logfile_read = self._log
+        (Path(self._sockdir) / "qemu.pid").write_text(str(self._child.pid))
         with _live_lock:
             _live.add(self)
 
@@ -556,6 +561,58 @@ class Machine:
         assert self._child is not None
         with contextlib.suppress(_ShellExited):
             self._child.interact(output_filter=watch)
+
+
+SOCKDIR_PREFIX = "entrylab-"
+
+
+def unprivileged_user() -> str | None:
+    """Run as root, QEMU drops to `nobody` once it has opened its files (-runas): it needs no
+    privilege after that. -runas clears the parent-death signal, so reap_stale() covers a lab
+    that was SIGKILLed."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam("nobody")
+    except KeyError:
+        return None
+    return "nobody"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def reap_stale() -> list[int]:
+    """Kill QEMUs left by a lab process that died without cleaning up (e.g. SIGKILL)."""
+    killed = []
+    for d in Path(tempfile.gettempdir()).glob(f"{SOCKDIR_PREFIX}*"):
+        try:
+            lab_pid = int((d / "lab.pid").read_text())
+            qemu_pid = int((d / "qemu.pid").read_text())
+        except (OSError, ValueError):
+            continue
+        if _alive(lab_pid):
+            continue
+        if _alive(qemu_pid) and _is_qemu(qemu_pid):
+            with contextlib.suppress(OSError):
+                os.kill(qemu_pid, signal.SIGKILL)
+                killed.append(qemu_pid)
+        shutil.rmtree(d, ignore_errors=True)
+    return killed
+
+
+def _is_qemu(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().startswith("qemu-system")
+    except OSError:
+        return False
 
 
 def reap_all() -> None:

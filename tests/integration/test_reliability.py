@@ -284,3 +284,40 @@ def test_interrupted_run_resumes_without_redoing_what_finished(root: Path, tmp_p
     assert data["verdicts"][0] == passed_first[0], "what finished is kept exactly"
     boots = sorted(p.name for p in (run / "guests" / "amd-syscall32").glob("boot*"))
     assert boots == ["boot1", "boot2"], "the first attempt's console log is kept"
+
+
+def test_qemu_of_a_sigkilled_lab_is_reaped_by_the_next_lab(root: Path) -> None:
+    env = {**os.environ, "ENTRYLAB_TEST_TAG": "sigkill"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lab.cli", "boot", "amd-syscall32", "--", "sleep", "120"],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if "ready in" in line:
+            break
+    qemus = tagged_qemu("sigkill")
+    assert qemus
+    proc.kill()
+    proc.wait()
+    time.sleep(0.5)
+    lab(root, "profiles")  # any lab command cleans up after a dead lab
+    time.sleep(0.5)
+    assert tagged_qemu("sigkill") == []
+
+
+def tagged_qemu(tag: str) -> list[int]:
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if (proc / "comm").read_text().startswith("qemu-system") and (
+                f"ENTRYLAB_TEST_TAG={tag}".encode() in (proc / "environ").read_bytes()
+            ):
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
