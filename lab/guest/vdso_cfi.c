@@ -1,0 +1,442 @@
+// SPDX-License-Identifier: GPL-2.0
+// entrylab-cflags: -lgcc_eh
+/*
+ * vdso_cfi: can libgcc's unwinder (what debuggers, backtrace() and C++
+ * exceptions rely on) walk from inside __kernel_vsyscall back to its caller
+ * with nothing but the vDSO's own CFI? (LKML 2015-08-26, "Thing 2".)
+ *
+ *   unwind-blocked/<path>/eintr    read() of an empty pipe blocks in the
+ *   unwind-blocked/<path>/restart  kernel; a SIGALRM handler (raw
+ *       rt_sigaction without SA_RESTORER, so the kernel returns through the
+ *       vDSO's __kernel_rt_sigreturn) calls _Unwind_Backtrace. The walk must
+ *       go handler -> __kernel_rt_sigreturn (a signal frame: its CIE says
+ *       "zRS") -> the interrupted pc -> the caller, with ebx ecx edx esi edi
+ *       ebp as the caller had them and the stub frame's CFA equal to the
+ *       caller's esp before the call. Without SA_RESTART the interrupted pc
+ *       is int80_landing_pad (-EINTR); with it the kernel has already done
+ *       ip -= 2, so it is the stub's int $0x80 (the handler then feeds the
+ *       pipe so that the restarted read completes).
+ *   unwind-step/<path>             TF set around one call through the stub:
+ *       the SIGTRAP handler unwinds at every instruction it stops on, like
+ *       tools/testing/selftests/x86/unwind_vdso.c.
+ *
+ * Paths: at_sysinfo and vdso_sym call the stub from cfi_call below (the two
+ * only differ in how the address was found); int80 is the control without a
+ * vDSO frame; glibc is read() from a C function, whose frame must be reached
+ * through glibc's own CFI.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/ucontext.h>
+#include <unistd.h>
+#include <unwind.h>
+
+#include "entrylab.h"
+
+#define M_ESI 0x51515151u
+#define M_EDI 0xd1d1d1d1u
+#define M_EBP 0xb9b9b9b9u
+#define MAX_FRAMES 24
+
+/* libgcc exports it; unwind-dw2-fde.h is not installed. */
+struct dwarf_eh_bases {
+	void *tbase, *dbase, *func;
+};
+const void *_Unwind_Find_FDE(void *pc, struct dwarf_eh_bases *bases);
+
+/*
+ * long cfi_call(fn, nr, a1, a2, a3): call fn (the stub) with eax=nr, ebx/ecx/
+ * edx = a1..a3 and markers in esi/edi/ebp; cfi_call_esp is esp just before
+ * the call, cfi_call_ret its return address. cfi_tf != 0 sets TF first.
+ * cfi_int80 is the same with an inline int $0x80 instead of the call. The
+ * markers are the M_* values above, written out in the asm.
+ */
+uint32_t cfi_fn, cfi_call_esp, cfi_tf;
+long cfi_call(uintptr_t fn, long nr, long a1, long a2, long a3);
+long cfi_int80(long nr, long a1, long a2, long a3);
+extern char cfi_call_ret[], cfi_int80_ret[];
+asm(".text\n"
+    /* shared loader: nr a1 a2 a3 at 28(%esp) = own ret, 4 pushes, ret, fn slot */
+    "cfi_load:\n"
+    "	movl 28(%esp), %eax\n	movl 32(%esp), %ebx\n"
+    "	movl 36(%esp), %ecx\n	movl 40(%esp), %edx\n"
+    "	movl $0x51515151, %esi\n	movl $0xd1d1d1d1, %edi\n"
+    "	movl $0xb9b9b9b9, %ebp\n	ret\n"
+    ".globl cfi_call\n"
+    "cfi_call:\n"
+    "	pushl %ebp\n	pushl %ebx\n	pushl %esi\n	pushl %edi\n"
+    "	movl 20(%esp), %eax\n	movl %eax, cfi_fn\n"
+    "	call cfi_load\n"
+    "	cmpl $0, cfi_tf\n	je 1f\n"
+    "	pushfl\n	orl $0x100, (%esp)\n	popfl\n"
+    "1:	movl %esp, cfi_call_esp\n"
+    "	call *cfi_fn\n"
+    ".globl cfi_call_ret\n"
+    "cfi_call_ret:\n"
+    "	popl %edi\n	popl %esi\n	popl %ebx\n	popl %ebp\n	ret\n"
+    ".globl cfi_int80\n"
+    "cfi_int80:\n"
+    "	pushl %ebp\n	pushl %ebx\n	pushl %esi\n	pushl %edi\n"
+    "	pushl $0\n" /* so that cfi_load finds the args where cfi_call has them */
+    "	call cfi_load\n"
+    "	movl %esp, cfi_call_esp\n"
+    "	int $0x80\n"
+    ".globl cfi_int80_ret\n"
+    "cfi_int80_ret:\n"
+    "	addl $4, %esp\n"
+    "	popl %edi\n	popl %esi\n	popl %ebx\n	popl %ebp\n	ret\n");
+
+/* The glibc path's caller: its own section gives its bounds (__start_/__stop_). */
+extern char __start_cfi_glibc_caller[], __stop_cfi_glibc_caller[];
+static volatile long glibc_result;
+__attribute__((noinline, section("cfi_glibc_caller"))) long glibc_read(int fd, char *buf)
+{
+	long n = read(fd, buf, 1);
+
+	glibc_result = n; /* not a tail call: this frame stays on the stack */
+	return n;
+}
+
+/* The signal handlers' section, to name their frames. */
+extern char __start_cfi_handlers[], __stop_cfi_handlers[];
+#define HANDLER __attribute__((noinline, section("cfi_handlers")))
+
+/* Where things are, for naming unwound pcs. */
+static uintptr_t vsys, vsys_end, rt_sigret, sigret, pad, vdso_lo, vdso_hi;
+
+static void where(char *out, size_t cap, uintptr_t pc)
+{
+	if (pc >= vsys && pc < vsys_end)
+		snprintf(out, cap, "vdso:__kernel_vsyscall+0x%lx", (unsigned long)(pc - vsys));
+	else if (pc == rt_sigret)
+		snprintf(out, cap, "vdso:__kernel_rt_sigreturn");
+	else if (pc == sigret)
+		snprintf(out, cap, "vdso:__kernel_sigreturn");
+	else if (pc >= vdso_lo && pc < vdso_hi)
+		snprintf(out, cap, "vdso+0x%lx", (unsigned long)(pc - vdso_lo));
+	else if (pc == (uintptr_t)cfi_call_ret)
+		snprintf(out, cap, "caller:cfi_call_ret");
+	else if (pc == (uintptr_t)cfi_int80_ret)
+		snprintf(out, cap, "caller:cfi_int80_ret");
+	else if (pc == (uintptr_t)cfi_int80_ret - 2)
+		snprintf(out, cap, "caller:cfi_int80_ret-2");
+	else if (pc >= (uintptr_t)read && pc < (uintptr_t)read + 0x100)
+		snprintf(out, cap, "glibc:read+0x%lx", (unsigned long)(pc - (uintptr_t)read));
+	else if (pc >= (uintptr_t)__start_cfi_handlers && pc < (uintptr_t)__stop_cfi_handlers)
+		snprintf(out, cap, "handler");
+	else if (pc >= (uintptr_t)__start_cfi_glibc_caller && pc < (uintptr_t)__stop_cfi_glibc_caller)
+		snprintf(out, cap, "caller:glibc_read+0x%lx",
+			 (unsigned long)(pc - (uintptr_t)__start_cfi_glibc_caller));
+	else
+		snprintf(out, cap, "0x%08lx", (unsigned long)pc);
+}
+
+/* Where libgcc found the FDE for pc: in the vDSO, in this binary, or nowhere. */
+static const char *fde_source(uintptr_t pc)
+{
+	struct dwarf_eh_bases bases;
+	const void *fde = _Unwind_Find_FDE((void *)pc, &bases);
+
+	if (!fde)
+		return "none";
+	return ((uintptr_t)fde >= vdso_lo && (uintptr_t)fde < vdso_hi) ? "vdso" : "binary";
+}
+
+/* One _Unwind_Backtrace walk. */
+struct walk {
+	int n;
+	uintptr_t ip[MAX_FRAMES], cfa[MAX_FRAMES];
+	int sigframe[MAX_FRAMES];
+	int caller; /* index of the frame at the caller, or -1 */
+	uint32_t gr[8]; /* eax ecx edx ebx esp ebp esi edi there (DWARF order) */
+};
+
+static _Unwind_Reason_Code trace_fn(struct _Unwind_Context *ctx, void *opaque)
+{
+	struct walk *w = opaque;
+	int before = 0;
+	uintptr_t ip = _Unwind_GetIPInfo(ctx, &before);
+
+	if (w->n >= MAX_FRAMES)
+		return _URC_NORMAL_STOP;
+	w->ip[w->n] = ip;
+	w->cfa[w->n] = _Unwind_GetCFA(ctx);
+	w->sigframe[w->n] = before;
+	if (ip == (uintptr_t)cfi_call_ret || ip == (uintptr_t)cfi_int80_ret ||
+	    ip == (uintptr_t)cfi_int80_ret - 2 || /* int $0x80 rewound by a restart */
+	    (ip >= (uintptr_t)__start_cfi_glibc_caller && ip < (uintptr_t)__stop_cfi_glibc_caller)) {
+		w->caller = w->n;
+		for (int r = 0; r < 8; r++)
+			w->gr[r] = r == 4 ? 0 : (uint32_t)_Unwind_GetGR(ctx, r);
+		w->n++;
+		return _URC_NORMAL_STOP;
+	}
+	w->n++;
+	return _URC_NO_REASON;
+}
+
+HANDLER static void do_walk(struct walk *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->caller = -1;
+	_Unwind_Backtrace(trace_fn, w);
+}
+
+/*
+ * Judge one walk taken in a handler that interrupted pc. want: the caller's
+ * ebx ecx edx (esi edi ebp are the markers) or NULL when not checked (glibc).
+ * Writes a verdict into msg and the observation JSON into obs; returns 1 if
+ * the walk is right.
+ */
+static int judge(const struct walk *w, uintptr_t pc, const uint32_t *want, char *msg, size_t mcap,
+		 char *obs, size_t ocap)
+{
+	char frames[1024] = "[", name[64];
+	int tramp = -1, ok = 1;
+
+	for (int i = 0; i < w->n; i++) {
+		where(name, sizeof(name), w->ip[i]);
+		snprintf(frames + strlen(frames), sizeof(frames) - strlen(frames), "%s\"%s%s\"",
+			 i ? "," : "", name, w->sigframe[i] ? " (S)" : "");
+		if (w->ip[i] == rt_sigret && tramp < 0)
+			tramp = i;
+	}
+	strncat(frames, "]", sizeof(frames) - strlen(frames) - 1);
+	msg[0] = 0;
+	if (tramp < 0) {
+		snprintf(msg, mcap, "no __kernel_rt_sigreturn frame");
+		ok = 0;
+	} else if (tramp + 1 >= w->n || w->ip[tramp + 1] != pc) {
+		where(name, sizeof(name), pc);
+		snprintf(msg, mcap, "frame after the trampoline is not the interrupted pc %s", name);
+		ok = 0;
+	} else if (w->caller < 0) {
+		snprintf(msg, mcap, "the walk never reached the caller");
+		ok = 0;
+	}
+	/*
+	 * libgcc's _Unwind_GetCFA(ctx) for a frame is the CFA of the frame it
+	 * was unwound from: at the caller that is the stub frame's CFA, which
+	 * must be the caller's esp before its call (or before its int $0x80).
+	 */
+	int cfa_ok = ok && want ? w->cfa[w->caller] == cfi_call_esp : -1;
+	if (cfa_ok == 0) {
+		snprintf(msg, mcap, "CFA of the stub frame 0x%lx != caller esp 0x%x",
+			 (unsigned long)w->cfa[w->caller], cfi_call_esp);
+		ok = 0;
+	}
+	/* In the stub the caller comes right after the stub frame; int80 has none. */
+	int depth = pc >= vsys && pc < vsys_end ? 2 : 1;
+	if (ok && want && w->caller != tramp + depth) {
+		snprintf(msg, mcap, "caller reached %d frames after the trampoline, expected %d",
+			 w->caller - tramp, depth);
+		ok = 0;
+	}
+	char regs[256] = "{";
+	if (ok && want) {
+		static const int dw[6] = { 3, 1, 2, 6, 7, 5 }; /* ebx ecx edx esi edi ebp */
+		static const char *const nm[6] = { "ebx", "ecx", "edx", "esi", "edi", "ebp" };
+		uint32_t exp[6] = { want[0], want[1], want[2], M_ESI, M_EDI, M_EBP };
+		for (int r = 0; r < 6; r++) {
+			if (w->gr[dw[r]] == exp[r])
+				continue;
+			snprintf(regs + strlen(regs), sizeof(regs) - strlen(regs),
+				 "%s\"%s\":\"0x%08x\"", regs[1] ? "," : "", nm[r], w->gr[dw[r]]);
+			ok = 0;
+		}
+		if (!ok)
+			snprintf(msg, mcap, "caller's registers not recovered");
+	}
+	strncat(regs, "}", sizeof(regs) - strlen(regs) - 1);
+	where(name, sizeof(name), pc);
+	snprintf(obs, ocap,
+		 "{\"interrupted\":\"%s\",\"frames\":%s,\"cfa_ok\":%s,\"wrong_regs\":%s,"
+		 "\"fde_interrupted\":\"%s\",\"fde_trampoline\":\"%s\"}",
+		 name, frames, cfa_ok < 0 ? "null" : cfa_ok ? "true" : "false", regs,
+		 fde_source(pc), fde_source(rt_sigret - 1));
+	return ok;
+}
+
+/* Install handler for sig with raw rt_sigaction: no SA_RESTORER, so the
+ * kernel makes the vDSO's __kernel_rt_sigreturn the handler's return address. */
+static void set_handler(int sig, void (*fn)(int, siginfo_t *, void *), unsigned long flags)
+{
+	struct {
+		void (*handler)(int, siginfo_t *, void *);
+		unsigned long flags;
+		void (*restorer)(void);
+		uint32_t mask[2];
+	} ksa = { fn, SA_SIGINFO | flags, NULL, { 0, 0 } };
+
+	if (syscall(SYS_rt_sigaction, sig, &ksa, NULL, 8) != 0) {
+		perror("rt_sigaction");
+		exit(1);
+	}
+}
+
+/* ---- unwind-blocked ---- */
+
+static struct walk alarm_walk;
+static uintptr_t alarm_pc;
+static int alarm_feed_fd = -1;
+
+HANDLER static void on_alarm(int sig, siginfo_t *si, void *ucv)
+{
+	ucontext_t *uc = ucv;
+
+	(void)sig;
+	(void)si;
+	alarm_pc = (uintptr_t)uc->uc_mcontext.gregs[REG_EIP];
+	do_walk(&alarm_walk);
+	if (alarm_feed_fd >= 0)
+		(void)!write(alarm_feed_fd, "x", 1); /* the restarted read gets this */
+}
+
+static void blocked(const char *path, int restart)
+{
+	char test[64], msg[256], obs[2048];
+	int p[2];
+	char buf[4];
+	long ret;
+	struct itimerval it = { { 0, 0 }, { 0, 300000 } };
+
+	snprintf(test, sizeof(test), "unwind-blocked/%s/%s", path, restart ? "restart" : "eintr");
+	if (pipe(p)) {
+		el_result(test, "error", NULL, NULL, "pipe: %s", strerror(errno));
+		return;
+	}
+	set_handler(SIGALRM, on_alarm, restart ? SA_RESTART : 0);
+	alarm_feed_fd = restart ? p[1] : -1;
+	alarm_pc = 0;
+	setitimer(ITIMER_REAL, &it, NULL);
+	if (!strcmp(path, "int80"))
+		ret = cfi_int80(__NR_read, p[0], (long)buf, 1);
+	else if (!strcmp(path, "glibc"))
+		ret = glibc_read(p[0], buf) < 0 ? -errno : glibc_result;
+	else
+		ret = cfi_call(!strcmp(path, "at_sysinfo") ? el_at_sysinfo()
+							  : el_vdso_sym("__kernel_vsyscall"),
+			       __NR_read, p[0], (long)buf, 1);
+	close(p[0]);
+	close(p[1]);
+
+	uint32_t want[3] = { (uint32_t)p[0], (uint32_t)(uintptr_t)buf, 1 };
+	int ok = judge(&alarm_walk, alarm_pc, strcmp(path, "glibc") ? want : NULL, msg,
+		       sizeof(msg), obs, sizeof(obs));
+	long expect = restart ? 1 : -EINTR;
+	if (ok && ret != expect) {
+		snprintf(msg, sizeof(msg), "read returned %ld, expected %ld", ret, expect);
+		ok = 0;
+	}
+	snprintf(obs + strlen(obs) - 1, sizeof(obs) - strlen(obs) + 1, ",\"read\":%ld}", ret);
+	if (ok) {
+		char name[64];
+		where(name, sizeof(name), alarm_pc);
+		snprintf(msg, sizeof(msg), "unwound from %s through __kernel_rt_sigreturn to the caller",
+			 name);
+	}
+	el_result(test, ok ? "pass" : "fail", obs, NULL, "%s", msg);
+}
+
+/* ---- unwind-step ---- */
+
+#define MAX_STOPS 32
+static struct {
+	uintptr_t pc;
+	int ok;
+	char msg[96];
+} stops[MAX_STOPS];
+static int nstops, left_stub;
+static const uint32_t step_args[3] = { 0x1b1b1b1b, 0x1c1c1c1c, 0x1d1d1d1d };
+
+HANDLER static void on_trap(int sig, siginfo_t *si, void *ucv)
+{
+	ucontext_t *uc = ucv;
+	uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_EIP];
+	struct walk w;
+	char obs[2048];
+
+	(void)sig;
+	(void)si;
+	if (pc == (uintptr_t)cfi_call_ret) { /* back in the caller: stop stepping */
+		uc->uc_mcontext.gregs[REG_EFL] &= ~0x100;
+		left_stub = 1;
+		return;
+	}
+	if (pc < vsys || pc >= vsys_end || nstops >= MAX_STOPS)
+		return; /* the call instruction itself, before the stub */
+	do_walk(&w);
+	stops[nstops].pc = pc;
+	stops[nstops].ok = judge(&w, pc, step_args, stops[nstops].msg, sizeof(stops[nstops].msg),
+				 obs, sizeof(obs));
+	nstops++;
+}
+
+static void step(const char *path)
+{
+	char test[64], obs[2048] = "{\"stops\":[";
+	int bad = 0;
+
+	snprintf(test, sizeof(test), "unwind-step/%s", path);
+	set_handler(SIGTRAP, on_trap, 0);
+	nstops = left_stub = 0;
+	cfi_tf = 1;
+	long ret = cfi_call(!strcmp(path, "at_sysinfo") ? el_at_sysinfo()
+							: el_vdso_sym("__kernel_vsyscall"),
+			    __NR_getppid, step_args[0], step_args[1], step_args[2]);
+	cfi_tf = 0;
+	for (int i = 0; i < nstops; i++) {
+		snprintf(obs + strlen(obs), sizeof(obs) - strlen(obs),
+			 "%s{\"offset\":%lu,\"ok\":%s%s%s%s}", i ? "," : "",
+			 (unsigned long)(stops[i].pc - vsys), stops[i].ok ? "true" : "false",
+			 stops[i].ok ? "" : ",\"why\":\"", stops[i].ok ? "" : stops[i].msg,
+			 stops[i].ok ? "" : "\"");
+		bad += !stops[i].ok;
+	}
+	snprintf(obs + strlen(obs), sizeof(obs) - strlen(obs),
+		 "],\"returned\":%s,\"getppid_ok\":%s}", left_stub ? "true" : "false",
+		 ret == getppid() ? "true" : "false");
+	if (!nstops || bad || !left_stub || ret != getppid())
+		el_result(test, "fail", obs, NULL,
+			  "%d of %d single-step stops in __kernel_vsyscall did not unwind to the "
+			  "caller%s",
+			  bad, nstops, left_stub ? "" : " (never got back to the caller)");
+	else
+		el_result(test, "pass", obs, NULL,
+			  "unwound to the caller from all %d single-step stops in the stub", nstops);
+}
+
+int main(void)
+{
+	const Elf32_Ehdr *eh = el_vdso_ehdr();
+	const Elf32_Phdr *ph = (const Elf32_Phdr *)((const char *)eh + eh->e_phoff);
+	static const char *const paths[] = { "at_sysinfo", "vdso_sym", "int80", "glibc" };
+
+	vdso_lo = vdso_hi = (uintptr_t)eh;
+	for (int i = 0; i < eh->e_phnum; i++)
+		if (ph[i].p_type == PT_LOAD && (uintptr_t)eh + ph[i].p_memsz > vdso_hi)
+			vdso_hi = (uintptr_t)eh + ph[i].p_memsz;
+	vsys = el_vdso_sym("__kernel_vsyscall");
+	pad = el_landing_pad();
+	vsys_end = pad ? pad + 4 : vsys + 16; /* pop ebp; pop edx; pop ecx; ret */
+	rt_sigret = el_vdso_sym("__kernel_rt_sigreturn");
+	sigret = el_vdso_sym("__kernel_sigreturn");
+	if (!vsys || !pad || !rt_sigret) {
+		el_result("unwind-blocked", "error", NULL, NULL, "vDSO symbols missing");
+		return 1;
+	}
+	printf("vdso 0x%lx-0x%lx __kernel_vsyscall 0x%lx landing pad 0x%lx rt_sigreturn 0x%lx\n",
+	       (unsigned long)vdso_lo, (unsigned long)vdso_hi, (unsigned long)vsys,
+	       (unsigned long)pad, (unsigned long)rt_sigret);
+	for (unsigned i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		blocked(paths[i], 0);
+		blocked(paths[i], 1);
+	}
+	step("at_sysinfo");
+	step("vdso_sym");
+	return 0;
+}
