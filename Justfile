@@ -31,3 +31,7 @@ images:
 # the entry model's predictions for the default profiles
 explain *PROFILES:
     ./entrylab model explain {{PROFILES}}
+
+# benchmarks of the lab itself (writes BENCHMARKS.md)
+bench *ARGS:
+    ./entrylab bench --write BENCHMARKS.md {{ARGS}}

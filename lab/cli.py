@@ -273,6 +273,23 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     return EXIT_FAILED if problems else EXIT_OK
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Benchmarks of the lab itself; --write puts the tables in BENCHMARKS.md."""
+    from lab import bench
+
+    root = _root(args)
+    profiles = _profiles(args)
+    scenarios = load_all(root / "scenarios", set(CHECKS), profiles)
+    result = bench.run(root, profiles, scenarios, args.quick, _say)
+    command = "lab bench" + (" --quick" if args.quick else "")
+    text = bench.markdown(result, bench.machine_facts(), command)
+    print(text)
+    if args.write:
+        bench.write_markdown(Path(args.write), text)
+        _say(f"written: {args.write}")
+    return EXIT_OK
+
+
 def _reports(args: argparse.Namespace) -> Path:
     return Path(args.reports) if args.reports else _root(args) / "reports"
 
@@ -383,6 +400,15 @@ def build_parser() -> argparse.ArgumentParser:
         if action.dest not in ("help",):
             nightly._add_action(action)
     nightly.set_defaults(func=cmd_nightly)
+
+    bench = sub.add_parser("bench", help="benchmarks of the lab itself")
+    bench.add_argument("--quick", action="store_true", help="fewer repeats and profiles (smoke)")
+    bench.add_argument(
+        "--write",
+        metavar="FILE",
+        help="write the tables into FILE (e.g. BENCHMARKS.md), keeping its header",
+    )
+    bench.set_defaults(func=cmd_bench)
 
     rep = sub.add_parser("report", help="browse saved reports (no guest is booted)")
     rep.add_argument("--reports", help="reports directory (default: ROOT/reports)")

@@ -393,6 +393,9 @@ def _execute(plan: RunPlan, images: Images, report: RunReport, emit: Sink) -> Ru
             needs = sorted({layer for s in scenarios for layer in s.needs})
             initramfs = images.layered(built.initramfs, needs)
             runners.append(ProfileRunner(p, scenarios, built.kernels[p.kernel], initramfs, ctx))
+    # Longest first (LPT): the 32-bit bzImage guests boot slowest, then by scenario count, so
+    # that the matrix does not end waiting on one late, long guest.
+    runners.sort(key=lambda r: (r.kernel.boot == "bzimage", len(r.scenarios)), reverse=True)
     pool = ThreadPoolExecutor(max_workers=max(1, plan.jobs), thread_name_prefix="guest")
     try:
         pending = {pool.submit(r.run) for r in runners}

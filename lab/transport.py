@@ -85,6 +85,17 @@ class GuestSession:
         result.seconds = time.monotonic() - t0
         return result
 
+    def ping(self, timeout: float = 10.0) -> float:
+        """Seconds for one protocol round trip (no process is started in the guest)."""
+        cid = str(next(self._ids))
+        result = CommandResult(["<ping>"])
+        t0 = time.monotonic()
+        self.link.send(f"PING {cid}")
+        self._collect(cid, result, t0 + timeout)
+        if result.exit_code != 0:
+            raise GuestError(self.profile, "agent", f"no answer to PING: {result.describe()}")
+        return time.monotonic() - t0
+
     def vdso(self, timeout: float = 30.0) -> bytes:
         """The vDSO image as mapped in a 32-bit process of this guest."""
         cid = str(next(self._ids))
