@@ -29,6 +29,8 @@ def list_runs(reports: Path) -> list[RunSummary]:
     """Every run with a readable results.json, oldest first (run ids sort by time)."""
     runs = []
     for results in sorted(reports.glob("*/results.json")):
+        if results.parent.is_symlink():  # reports/latest is a pointer, not a run
+            continue
         try:
             data = load_results(results)
         except (OSError, ValueError):

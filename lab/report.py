@@ -6,7 +6,9 @@ finished. reports/latest points at the newest run.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import html
 import json
 import os
 import platform
@@ -22,6 +24,7 @@ from junit_xml import TestCase, TestSuite, to_xml_report_string
 from lab import __version__
 from lab.errors import LabError
 from lab.fsutil import atomic_write
+from lab.html_report import write_html
 from lab.results import SEVERITY, Status, Verdict, worst
 
 RESULTS_SCHEMA_VERSION = 1
@@ -139,6 +142,12 @@ class RunReport:
             self.meta["finished"] = _now()
             self.meta["state"] = state
             self._write()
+            try:
+                write_html(self.dir, self.results_json())
+            except (OSError, ValueError, RuntimeError) as exc:  # never lose the run over a plot
+                note = f"<p>report.html could not be drawn: {html.escape(str(exc))}</p>"
+                with contextlib.suppress(OSError):
+                    atomic_write(self.dir / "report.html", note.encode())
 
     def _point_latest(self) -> None:
         link = self.reports_dir / "latest"

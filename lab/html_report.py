@@ -1,0 +1,443 @@
+"""report.html: one self-contained page per run (inline CSS, plots as base64 PNG; opens offline).
+
+It shows the vendor × scenario matrix with every verdict's status, the guests a run booted, the
+per-path system-call costs of the perf suite (plots made with matplotlib's Agg renderer, and
+tables with the ratios between paths of the same guest), and the details of everything that did
+not pass. All text that came from a guest or a config file is escaped with html.escape: guest
+output is untrusted. Plot labels have every $ escaped, so matplotlib never reads them as mathtext.
+
+Without matplotlib the page is still written, with the tables and a note instead of plots.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import importlib.util
+import io
+import json
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from lab.fsutil import atomic_write
+from lab.results import SEVERITY, Status, worst
+
+__all__ = ["perf_tables", "render_html", "write_html"]
+
+CALLPATH_ORDER = ("int80", "at_sysinfo", "vdso_sym", "glibc", "syscall64", "vdso_fn")
+SYSCALL_ORDER = ("getpid", "getppid", "pselect6", "clock_gettime")
+COLORS = {
+    "int80": "#d62728",
+    "at_sysinfo": "#1f77b4",
+    "vdso_sym": "#2ca02c",
+    "glibc": "#9467bd",
+    "syscall64": "#8c564b",
+    "vdso_fn": "#ff7f0e",
+}
+STATUS_CSS = {
+    Status.PASS: "pass",
+    Status.FAIL: "fail",
+    Status.DIVERGENCE: "div",
+    Status.ERROR: "err",
+    Status.SKIP: "skip",
+}
+MAX_DETAIL = 4000
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.5em;color:#222;
+max-width:1320px}
+h1{font-size:1.5em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
+table{border-collapse:collapse;margin:.6em 0;font-size:.9em}
+th,td{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top}
+th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums}
+td.pass{background:#d8f5d8}td.fail{background:#f8c8c8;font-weight:bold}
+td.div{background:#fde9b0}td.err{background:#e8c8f0;font-weight:bold}td.skip{background:#eee}
+.meta{color:#555}.note{color:#555;font-size:.9em;max-width:70em}
+div.wide{overflow-x:auto}
+img.plot{max-width:100%;box-sizing:border-box;border:1px solid #ddd;margin:.5em 0}
+pre{background:#f7f7f7;padding:.5em;overflow-x:auto;max-height:20em;font-size:.85em}
+details{margin:.3em 0}summary{cursor:pointer}
+"""
+
+
+def _e(value: Any) -> str:
+    """Escaped text of anything (guest text is data, never markup)."""
+    return html.escape(str(value), quote=True)
+
+
+def _plain(value: Any, limit: int = 60) -> str:
+    """A plot label: printable, short, every $ escaped so matplotlib never reads mathtext."""
+    text = re.sub(r"[\x00-\x1f\x7f]", "?", str(value))
+    text = text if len(text) <= limit else text[: limit - 1] + "…"
+    return text.replace("$", r"\$")
+
+
+def have_matplotlib() -> bool:
+    return importlib.util.find_spec("matplotlib") is not None
+
+
+# -- data ---------------------------------------------------------------------------------------
+
+
+def _perf_verdicts(data: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for v in data.get("verdicts", []):
+        obs = v.get("observed")
+        if isinstance(obs, dict) and isinstance(obs.get("net"), int) and obs.get("mode"):
+            out.append(v)
+    return out
+
+
+def _series_name(path: str) -> tuple[str, str] | None:
+    """cost/<callpath>/<syscall>[/detail] -> (callpath[/detail], syscall); None for baselines."""
+    parts = path.split("/")
+    if len(parts) < 3 or parts[0] != "cost" or parts[1] in ("none", "none64", "calib"):
+        return None
+    name = parts[1] + ("/" + "/".join(parts[3:]) if len(parts) > 3 else "")
+    return name, parts[2]
+
+
+def perf_tables(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per scenario: mode, unit, environment and {profile: {series: {syscall: net}}}."""
+    out: dict[str, dict[str, Any]] = {}
+    for v in _perf_verdicts(data):
+        named = _series_name(str(v.get("path", "")))
+        if named is None or v.get("status") != "pass":
+            continue
+        series, syscall = named
+        obs, env = v["observed"], v.get("env") or {}
+        sc = out.setdefault(
+            str(v["scenario"]),
+            {"mode": obs["mode"], "unit": obs.get("unit", ""), "profiles": {}, "env": {}},
+        )
+        sc["profiles"].setdefault(str(v["profile"]), {}).setdefault(series, {})[syscall] = obs[
+            "net"
+        ]
+        sc["env"][str(v["profile"])] = {
+            "accel": env.get("accel", ""),
+            "qemu_version": env.get("qemu_version", ""),
+            "variant": env.get("variant", ""),
+            "kernel_release": env.get("kernel_release", ""),
+        }
+    for v in data.get("verdicts", []):
+        if v.get("path") == "cost/ratios" and isinstance(v.get("observed"), dict):
+            found = out.get(str(v["scenario"]))
+            if found is not None:
+                found.setdefault("ratios", {})[str(v["profile"])] = v["observed"]
+    return out
+
+
+# -- plots --------------------------------------------------------------------------------------
+
+
+def _png(fig: Any) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _cost_figure(scenario: str, table: dict[str, Any]) -> str:
+    """Grouped bars: x = profile, one bar per call path, one panel per system call."""
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    profiles = list(table["profiles"])
+    with matplotlib.rc_context({"font.size": 9}):
+        fig = Figure(figsize=(13, 7.5))
+        axes = fig.subplots(2, 2).flatten()
+        for ax, syscall in zip(axes, SYSCALL_ORDER, strict=False):
+            paths = [
+                p
+                for p in CALLPATH_ORDER
+                if any(syscall in table["profiles"][pr].get(p, {}) for pr in profiles)
+            ]
+            width = 0.8 / max(1, len(paths))
+            for i, path in enumerate(paths):
+                xs = [k + (i - (len(paths) - 1) / 2) * width for k in range(len(profiles))]
+                ys = [table["profiles"][pr].get(path, {}).get(syscall, 0) for pr in profiles]
+                ax.bar(xs, ys, width, label=path, color=COLORS.get(path, "#777"))
+            ax.set_title(f"{syscall}")
+            ax.set_xticks(range(len(profiles)))
+            ax.set_xticklabels([_plain(p, 20) for p in profiles], rotation=30, ha="right")
+            ax.set_ylabel(f"net cost ({_plain(table['unit'])})")
+            values = [
+                v
+                for pr in profiles
+                for p in paths
+                if (v := table["profiles"][pr].get(p, {}).get(syscall, 0)) > 0
+            ]
+            if values and max(values) > 10 * min(values):
+                ax.set_yscale("log")  # wall mode: PTI guests cost ten times the others'
+                ax.set_ylabel(f"net cost ({_plain(table['unit'])}, log scale)")
+            ax.grid(axis="y", alpha=0.3)
+        handles, labels = axes[-1].get_legend_handles_labels()
+        fig.legend(
+            handles,
+            labels,
+            loc="upper center",
+            bbox_to_anchor=(0.5, 0.0),
+            ncol=len(labels),
+            frameon=False,
+        )
+        what = (
+            "path length: guest instructions (-icount), minimum"
+            if table["mode"] == "exact"
+            else "TSC ticks, median"
+        )
+        fig.suptitle(f"{_plain(scenario)}: {what}, timing baseline subtracted", y=1.02)
+        fig.tight_layout()
+        return _png(fig)
+
+
+def _ratio_figure(scenario: str, table: dict[str, Any]) -> str | None:
+    """int80 / fast path per system call, and forced IRET / opportunistic return, per profile."""
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    ratios = table.get("ratios") or {}
+    profiles = [p for p in table["profiles"] if p in ratios]
+    if not profiles:
+        return None
+    with matplotlib.rc_context({"font.size": 9}):
+        fig = Figure(figsize=(13, 3.8))
+        left, right = fig.subplots(1, 2)
+        width = 0.8 / len(SYSCALL_ORDER)
+        for i, syscall in enumerate(SYSCALL_ORDER):
+            xs = [k + (i - 1.5) * width for k in range(len(profiles))]
+            ys = [
+                (ratios[p].get("ratios", {}).get("int80/vdso_sym", {}) or {}).get(syscall) or 0
+                for p in profiles
+            ]
+            left.bar(xs, ys, width, label=syscall)
+        left.axhline(1.0, color="#444", lw=0.8)
+        left.set_title(_plain("raw int $0x80 / __kernel_vsyscall (net cost ratio)"))
+        right_vals = [
+            ((ratios[p].get("forced_iret") or {}).get("estimate_ratio") or 0) for p in profiles
+        ]
+        right.bar(range(len(profiles)), right_vals, 0.6, color="#7f7f7f")
+        if not any(right_vals):
+            right.text(
+                0.5,
+                0.5,
+                "no significant difference under the tracer's noise\n(Mann-Whitney U, p >= 0.01)",
+                ha="center",
+                va="center",
+                transform=right.transAxes,
+            )
+        right.axhline(1.0, color="#444", lw=0.8)
+        right.set_title("fast call with forced IRET / opportunistic return (getpid, estimate)")
+        for ax in (left, right):
+            ax.set_xticks(range(len(profiles)))
+            ax.set_xticklabels([_plain(p, 20) for p in profiles], rotation=30, ha="right")
+            ax.grid(axis="y", alpha=0.3)
+        left.legend(fontsize=8, ncol=4, loc="lower center")
+        fig.suptitle(f"{_plain(scenario)}: ratios between paths in the same guest", y=1.03)
+        fig.tight_layout()
+        return _png(fig)
+
+
+# -- html ---------------------------------------------------------------------------------------
+
+
+def _matrix(data: dict[str, Any]) -> str:
+    verdicts = data.get("verdicts", [])
+    profiles = list(dict.fromkeys(str(v["profile"]) for v in verdicts))
+    scenarios = list(dict.fromkeys(str(v["scenario"]) for v in verdicts))
+    guests = data.get("guests", {})
+    cells: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for v in verdicts:
+        cells.setdefault((str(v["profile"]), str(v["scenario"])), []).append(v)
+    rows = ["<table><tr><th>profile (vendor)</th>"]
+    rows += [f"<th>{_e(s)}</th>" for s in scenarios]
+    rows.append("</tr>")
+    for p in profiles:
+        vendor = (guests.get(p) or {}).get("vendor", "")
+        rows.append(f"<tr><th>{_e(p)}<br><span class=meta>{_e(vendor)}</span></th>")
+        for s in scenarios:
+            vs = cells.get((p, s))
+            if not vs:
+                rows.append("<td>—</td>")
+                continue
+            statuses = [Status(v["status"]) for v in vs]
+            w = worst(statuses)
+            bad = sum(st.bad for st in statuses)
+            tip = "\n".join(f"{v.get('path') or s}: {v['status']}" for v in vs)
+            label = w.value + (f" {bad}/{len(vs)}" if bad and len(vs) > 1 else "")
+            label += f" ({len(vs)})" if len(vs) > 1 and not bad else ""
+            rows.append(f'<td class="{STATUS_CSS[w]}" title="{_e(tip)}">{_e(label)}</td>')
+        rows.append("</tr>")
+    rows.append("</table>")
+    legend = " · ".join(f'<span class="{STATUS_CSS[s]}">{s.value}</span>' for s in SEVERITY)
+    return (
+        "".join(rows)
+        + f"<p class=note>Worst status per cell, (n) verdicts; hover for each one. {legend}. "
+        "divergence = the emulator does what real silicon would not (a finding).</p>"
+    )
+
+
+def _guests(data: dict[str, Any]) -> str:
+    cols = ("vendor", "kernel_release", "accel", "qemu_version", "variant", "boot_seconds")
+    out = ["<table><tr><th>guest</th>", *(f"<th>{_e(c)}</th>" for c in cols), "</tr>"]
+    for name, g in (data.get("guests") or {}).items():
+        out.append(f"<tr><th>{_e(name)}</th>")
+        for c in cols:
+            value = g.get(c, g.get("boot_error", "") if c == "vendor" else "")
+            out.append(f"<td>{_e(value)}</td>")
+        out.append("</tr>")
+    out.append("</table>")
+    return "".join(out)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return "" if value is None else str(value)
+
+
+def _perf_section(tables: dict[str, dict[str, Any]], plots: bool) -> str:
+    if not tables:
+        return ""
+    out = [
+        "<h2>System-call cost per path</h2>",
+        "<p class=note><b>exact</b>: QEMU <code>-icount shift=0,sleep=off</code> (TCG); the guest "
+        "TSC advances one tick per guest instruction, so a number is a <i>path length</i> in "
+        "instructions (user and kernel), the minimum over the samples; identical run to run. "
+        "It is not a cycle count: IRET and SYSRET are one instruction each. <b>wall</b>: TSC "
+        "ticks on the profile's own machine, median; under TCG that is host time spent "
+        "emulating, under KVM real cycles. Net = headline − timing baseline (the same call "
+        "sequence without a system call).</p>",
+    ]
+    if not plots:
+        out.append("<p class=note>(matplotlib is not installed: plots left out.)</p>")
+    for scenario, table in tables.items():
+        envs = table["env"].values()
+        qemus = sorted({str(e.get("qemu_version", "")) for e in envs})
+        accels = sorted({str(e.get("accel", "")) for e in envs})
+        variants = sorted({str(e.get("variant", "")) or "default" for e in envs})
+        out.append(
+            f"<h3>{_e(scenario)}: {_e(table['mode'])} mode ({_e(table['unit'])})</h3>"
+            f"<p class=meta>accelerator {_e(', '.join(accels))} · QEMU {_e(', '.join(qemus))}"
+            f" · machine variant {_e(', '.join(variants))}</p>"
+        )
+        if plots:
+            out.append(
+                f'<img class=plot alt="cost per path, {_e(scenario)}" '
+                f'src="data:image/png;base64,{_cost_figure(scenario, table)}">'
+            )
+            ratio_png = _ratio_figure(scenario, table)
+            if ratio_png:
+                out.append(
+                    f'<img class=plot alt="ratios, {_e(scenario)}" '
+                    f'src="data:image/png;base64,{ratio_png}">'
+                )
+        out.append(f"<div class=wide>{_cost_table(table)}</div>")
+    return "".join(out)
+
+
+def _cost_table(table: dict[str, Any]) -> str:
+    series = [
+        s
+        for s in (*CALLPATH_ORDER, "vdso_sym/traced", "vdso_sym/traced-iret", "int80/traced")
+        if any(s in t for t in table["profiles"].values())
+    ]
+    out = ["<table><tr><th>profile</th><th>system call</th>"]
+    out += [f"<th>{_e(s)}</th>" for s in series]
+    out += ["<th>int80 / vdso_sym</th><th>glibc / vdso_sym</th><th>syscall64 / vdso_sym</th></tr>"]
+    for profile, values in table["profiles"].items():
+        r = ((table.get("ratios") or {}).get(profile) or {}).get("ratios", {})
+        for syscall in SYSCALL_ORDER:
+            if not any(syscall in values.get(s, {}) for s in series):
+                continue
+            out.append(f"<tr><th>{_e(profile)}</th><td>{_e(syscall)}</td>")
+            out += [
+                f"<td class=num>{_e(_fmt(values.get(s, {}).get(syscall)))}</td>" for s in series
+            ]
+            for key in ("int80/vdso_sym", "glibc/vdso_sym", "syscall64/vdso_sym"):
+                out.append(f"<td class=num>{_e(_fmt((r.get(key) or {}).get(syscall)))}</td>")
+            out.append("</tr>")
+    out.append("</table>")
+    forced = [
+        (p, (ratio or {}).get("forced_iret"), (ratio or {}).get("fast_return"))
+        for p, ratio in (table.get("ratios") or {}).items()
+    ]
+    forced = [f for f in forced if f[1]]
+    if forced:
+        out.append(
+            "<table><tr><th>profile</th><th>fast return (model)</th><th>traced, ip kept</th>"
+            "<th>traced, ip moved (IRET)</th><th>IRET − fast return</th><th>traced ratio</th>"
+            "<th>untraced estimate ratio</th><th>Mann-Whitney p</th></tr>"
+        )
+        for profile, f, fast_return in forced:
+            assert f is not None
+            cells = (
+                fast_return,
+                f.get("traced_opportunistic"),
+                f.get("traced_forced_iret"),
+                f.get("delta"),
+                f.get("traced_ratio"),
+                f.get("estimate_ratio"),
+                f.get("mann_whitney_p"),
+            )
+            out.append(
+                f"<tr><th>{_e(profile)}</th>"
+                + "".join(f"<td class=num>{_e(_fmt(c))}</td>" for c in cells)
+                + "</tr>"
+            )
+        out.append("</table>")
+    return "".join(out)
+
+
+def _details(verdicts: Iterable[dict[str, Any]]) -> str:
+    bad = [v for v in verdicts if v.get("status") != "pass"]
+    if not bad:
+        return ""
+    out = [f"<h2>Not passing ({len(bad)})</h2>"]
+    for v in bad:
+        key = f"{v['profile']}/{v['scenario']}" + (f"/{v['path']}" if v.get("path") else "")
+        body = []
+        for label in ("predicted", "observed"):
+            if v.get(label) is not None:
+                text = json.dumps(v[label], default=str)[:MAX_DETAIL]
+                body.append(f"{label}: {text}")
+        if v.get("excerpt"):
+            body.append(str(v["excerpt"])[-MAX_DETAIL:])
+        out.append(
+            f"<details><summary><b>{_e(v['status'])}</b> {_e(key)}: {_e(v.get('message', ''))}"
+            f"</summary><pre>{_e(chr(10).join(body))}</pre></details>"
+        )
+    return "".join(out)
+
+
+def render_html(data: dict[str, Any], *, plots: bool | None = None) -> str:
+    """The page for one run's results.json data."""
+    plots = have_matplotlib() if plots is None else plots
+    counts = ", ".join(f"{n} {s}" for s, n in (data.get("counts") or {}).items() if n)
+    host = data.get("host") or {}
+    parts = [
+        "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>",
+        f"<title>entrylab run {_e(data.get('run_id', '?'))}</title>",
+        f"<style>{CSS}</style></head><body>",
+        f"<h1>entrylab run {_e(data.get('run_id', '?'))}</h1>",
+        f"<p class=meta>{_e(data.get('kind', 'run'))} · state {_e(data.get('state', '?'))} · "
+        f"started {_e(data.get('started', ''))} · finished {_e(data.get('finished') or '—')} · "
+        f"lab {_e(data.get('lab_version', ''))} · host {_e(host.get('machine', ''))} "
+        f"{_e(host.get('kernel', ''))}, {_e(host.get('cpus', ''))} cpus</p>",
+        f"<p>Verdicts: {_e(counts or 'none')}</p>",
+        "<h2>Vendor × scenario</h2>",
+        _matrix(data),
+        "<h2>Guests</h2>",
+        _guests(data),
+        _perf_section(perf_tables(data), plots),
+        _details(data.get("verdicts", [])),
+        "</body></html>\n",
+    ]
+    return "".join(parts)
+
+
+def write_html(run_dir: Path, data: dict[str, Any]) -> Path:
+    """Write run_dir/report.html from the run's results.json data; returns its path."""
+    target = run_dir / "report.html"
+    atomic_write(target, render_html(data).encode())
+    return target

@@ -1,0 +1,102 @@
+"""lab.html_report: a self-contained page, escaped guest text, real plots from a real run."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lab.html_report import have_matplotlib, perf_tables, render_html, write_html
+
+SAMPLE = Path(__file__).resolve().parent.parent / "data" / "perf" / "results-sample.json"
+
+
+@pytest.fixture
+def data() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(SAMPLE.read_text())
+    return loaded
+
+
+def test_perf_tables_group_net_costs_by_scenario_and_profile(data: dict[str, Any]) -> None:
+    tables = perf_tables(data)
+    assert set(tables) == {"syscall-cost", "syscall-cost-wall"}
+    exact = tables["syscall-cost"]
+    assert exact["mode"] == "exact" and exact["unit"] == "instructions"
+    assert exact["profiles"]["intel-sep"]["vdso_sym"]["getpid"] == 357
+    assert exact["profiles"]["i386-int80"]["int80"]["getpid"] == 332
+    assert exact["profiles"]["intel-sep"]["vdso_sym/traced-iret"]["getpid"] > 0
+    assert "none" not in exact["profiles"]["intel-sep"]  # timing baselines are not paths
+    assert exact["env"]["intel-sep"]["variant"] == "icount"
+    assert exact["ratios"]["intel-sep"]["forced_iret"]["delta"] == 8
+
+
+@pytest.mark.skipif(not have_matplotlib(), reason="matplotlib not installed")
+def test_page_is_self_contained_with_png_plots(data: dict[str, Any], tmp_path: Path) -> None:
+    path = write_html(tmp_path, data)
+    assert path == tmp_path / "report.html"
+    page = path.read_text()
+    assert page.startswith("<!DOCTYPE html>") and "<style>" in page
+    # nothing is fetched: no external scripts, stylesheets, images or fonts
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", page)
+    assert "<script" not in page
+    images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    assert len(images) == 4  # cost and ratio plot for each of the two scenarios
+    for b64 in images:
+        assert base64.b64decode(b64)[:8] == b"\x89PNG\r\n\x1a\n"
+    # the matrix and the numbers
+    assert "Vendor × scenario" in page and "intel-sep" in page and "GenuineIntel" in page
+    assert "syscall-cost-wall: wall mode (tsc)" in page
+    assert "syscall-cost: exact mode (instructions)" in page
+    assert "QEMU 7.2.22" in page
+
+
+def test_guest_text_is_escaped(data: dict[str, Any]) -> None:
+    evil = copy.deepcopy(data)
+    v = evil["verdicts"][0]
+    v["status"] = "fail"
+    v["message"] = "<script>alert(1)</script>"
+    v["path"] = 'cost/"><img src=x onerror=alert(1)>/getpid'
+    v["excerpt"] = "</pre><b>bold</b>"
+    evil["guests"]["intel-sep"]["vendor"] = "<i>Genuine</i>"
+    page = render_html(evil, plots=False)
+    assert "<script>" not in page and "<img src=x" not in page and "<b>bold" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "&lt;i&gt;Genuine&lt;/i&gt;" in page
+    assert "Not passing (1)" in page
+
+
+def test_without_plots_the_tables_remain(data: dict[str, Any]) -> None:
+    page = render_html(data, plots=False)
+    assert "matplotlib is not installed" in page
+    assert "data:image/png" not in page
+    assert "<td class=num>357</td>" in page  # intel-sep vdso_sym getpid, exact
+
+
+@pytest.mark.skipif(not have_matplotlib(), reason="matplotlib not installed")
+def test_labels_are_not_mathtext(data: dict[str, Any]) -> None:
+    odd = copy.deepcopy(data)
+    for v in odd["verdicts"]:
+        if v["profile"] == "intel-sep":
+            v["profile"] = "a$\\frac{1}{0}$b_{x}^"
+    page = render_html(odd)
+    assert page.count("data:image/png") == 4
+    assert "a$\\frac{1}{0}$b_{x}^" in page
+
+
+def test_page_without_perf_results_has_no_perf_section() -> None:
+    data = {
+        "run_id": "r1",
+        "state": "finished",
+        "counts": {"pass": 1},
+        "guests": {"intel-sep": {"vendor": "GenuineIntel"}},
+        "verdicts": [
+            {"profile": "intel-sep", "scenario": "vdso-entry", "status": "pass", "path": None}
+        ],
+    }
+    page = render_html(data, plots=True)
+    assert "System-call cost" not in page and "vdso-entry" in page
