@@ -30,6 +30,8 @@ STYLE = {
     Status.DIVERGENCE: "yellow",
     Status.ERROR: "bold magenta",
     Status.SKIP: "dim",
+    Status.XFAIL: "cyan",
+    Status.XPASS: "bold yellow",
 }
 LABEL = {
     Status.PASS: "pass",
@@ -37,6 +39,8 @@ LABEL = {
     Status.DIVERGENCE: "diverge",
     Status.ERROR: "ERROR",
     Status.SKIP: "skip",
+    Status.XFAIL: "xfail",
+    Status.XPASS: "XPASS",
 }
 
 
@@ -222,7 +226,8 @@ def legend() -> Text:
     for s in SEVERITY:
         parts += [(LABEL[s], STYLE[s]), "  "]
     parts.append(
-        "(diverge = the emulator does what real silicon would not: a finding; "
-        "n/m = n of m sub-verdicts not passing)"
+        "(diverge = the emulator does what real silicon would not: a finding; xfail = a "
+        "recorded known artefact; XPASS = it is gone, update expectations; n/m = n of m "
+        "sub-verdicts not passing)"
     )
     return Text.assemble(*parts)

@@ -42,6 +42,8 @@ STATUS_CSS = {
     Status.DIVERGENCE: "div",
     Status.ERROR: "err",
     Status.SKIP: "skip",
+    Status.XFAIL: "xfail",
+    Status.XPASS: "xpass",
 }
 MAX_DETAIL = 4000
 
@@ -54,6 +56,7 @@ th,td{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:to
 th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums}
 td.pass{background:#d8f5d8}td.fail{background:#f8c8c8;font-weight:bold}
 td.div{background:#fde9b0}td.err{background:#e8c8f0;font-weight:bold}td.skip{background:#eee}
+td.xfail{background:#d8eef8}td.xpass{background:#ffd27f;font-weight:bold}
 .meta{color:#555}.note{color:#555;font-size:.9em;max-width:70em}
 div.wide{overflow-x:auto}
 img.plot{max-width:100%;box-sizing:border-box;border:1px solid #ddd;margin:.5em 0}

@@ -40,6 +40,8 @@ SYMBOL = {
     Status.DIVERGENCE: "🔶 divergence",
     Status.ERROR: "💥 ERROR",
     Status.SKIP: "⏭ skip",
+    Status.XFAIL: "☑️ xfail",
+    Status.XPASS: "❗ XPASS",
 }
 
 
@@ -217,7 +219,9 @@ def junit_xml(verdicts: list[Verdict]) -> str:
             )
         elif v.status is Status.ERROR:
             case.add_error_info(message=v.message, output=detail)
-        elif v.status is Status.SKIP:
+        elif v.status is Status.XPASS:
+            case.add_failure_info(message=v.message, output=detail, failure_type="xpass")
+        elif v.status in (Status.SKIP, Status.XFAIL):
             case.add_skipped_info(message=v.message)
         suites.setdefault(v.profile, []).append(case)
     return str(
@@ -299,7 +303,9 @@ def summary_markdown(
         "",
         "Legend: "
         + " · ".join(SYMBOL[s] for s in SEVERITY)
-        + " · divergence = the emulator does what real silicon would not (a finding).",
+        + " · divergence = the emulator does what real silicon would not (a finding)"
+        + " · xfail = a recorded known artefact (cause in the message) · XPASS = that artefact"
+        + " is gone: update the expectations.",
         "",
     ]
     lines += [

@@ -17,15 +17,25 @@ class Status(enum.Enum):
     DIVERGENCE = "divergence"  # the emulator does what real silicon would not: a finding
     ERROR = "error"  # the lab or the guest broke (panic, hang, QEMU died, bad output)
     SKIP = "skip"  # not applicable here, with the reason
+    XFAIL = "xfail"  # expected failure: a recorded known artefact (cause and evidence kept)
+    XPASS = "xpass"  # an expected failure now passes: the artefact is gone, update expectations
 
     @property
     def bad(self) -> bool:
-        return self in (Status.FAIL, Status.ERROR, Status.DIVERGENCE)
+        return self in (Status.FAIL, Status.ERROR, Status.DIVERGENCE, Status.XPASS)
 
 
 # The order a matrix cell shows when a scenario has several verdicts (worst first); a cell with
 # passes and skips reads "pass" (the skips are in the details), one with only skips "skip".
-SEVERITY = [Status.ERROR, Status.FAIL, Status.DIVERGENCE, Status.PASS, Status.SKIP]
+SEVERITY = [
+    Status.ERROR,
+    Status.FAIL,
+    Status.XPASS,
+    Status.DIVERGENCE,
+    Status.XFAIL,
+    Status.PASS,
+    Status.SKIP,
+]
 
 
 def worst(statuses: list[Status]) -> Status:

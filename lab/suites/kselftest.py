@@ -1,0 +1,161 @@
+"""The kernel's own x86 selftests (scenarios/kselftest-x86.yaml): layer and check.
+
+The layer puts the statically built selftests at /kselftest/x86/ in the guest (lab/kselftest.py
+builds them from Debian's linux-source package, or from ENTRYLAB_SELFTESTS_SRC); the check runs
+one binary and turns its output into one verdict per subtest plus one for its exit code, with the
+known artefacts of scenarios/expectations/kselftest-x86.yaml applied.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from lab import kselftest
+from lab.checks import CheckContext, register
+from lab.console import Fault, LineSplitter
+from lab.errors import GuestError
+from lab.fsutil import atomic_write
+from lab.images import Images, register_layer
+from lab.paths import project_root
+from lab.results import Status, Verdict
+from lab.transport import ConsoleLink
+
+FRAME = re.compile(r"^(\d+)\|(.*)$")
+# Kernel faults after which the guest is not trusted for the next test: it is rebooted.
+TAINTING = ("oops", "bug", "double fault")
+
+
+@register_layer(kselftest.LAYER)
+def build(images: Images) -> Path:
+    """The x86 selftests as an initramfs layer (cached; rebuilt only when the source changes)."""
+    return kselftest.build_layer(images)
+
+
+class _Recorder:
+    """The session's console link, keeping the agent's lines: if the guest dies under a test,
+    what the test printed up to then still reaches its verdicts."""
+
+    def __init__(self, link: ConsoleLink) -> None:
+        self.link = link
+        self.lines: list[str] = []
+
+    def send(self, line: str) -> None:
+        self.link.send(line)
+
+    def read_line(self, deadline: float) -> str | None:
+        line = self.link.read_line(deadline)
+        if line is not None:
+            self.lines.append(line)
+        return line
+
+    def output(self) -> list[str]:
+        """The output lines of the newest command (the one that was running)."""
+        frames = [(int(m.group(1)), m.group(2)) for m in map(FRAME.match, self.lines) if m]
+        newest = max((cid for cid, _ in frames), default=None)
+        return [text for cid, text in frames if cid == newest]
+
+
+def guest_facts(ctx: CheckContext) -> kselftest.GuestFacts:
+    return kselftest.GuestFacts(
+        profile=ctx.profile.name,
+        tags=frozenset(ctx.profile.tags),
+        flags=ctx.identity.flags,
+        vendor=ctx.identity.vendor,
+        kernel_bits=ctx.identity.kernel_bits,
+        accel=ctx.env.accel,
+        qemu_version=ctx.env.qemu_version,
+        nprocs=ctx.identity.nprocs,
+    )
+
+
+def _faults(console: LineSplitter | None, before: int) -> list[Fault]:
+    return console.faults[before:] if console is not None else []
+
+
+def _verdicts(
+    ctx: CheckContext, test: str, run: kselftest.RunOutput, faults: list[Fault]
+) -> list[Verdict]:
+    atomic_write(
+        ctx.artefacts / "kselftest" / f"{test}.out",
+        ("\n".join(run.lines) + f"\n# entrylab: {run.describe()}\n").encode(),
+    )
+    expectations = kselftest.load_expectations(kselftest.expectations_path(project_root()))
+    return [
+        ctx.verdict(
+            o.status,
+            o.message,
+            path=o.path,
+            excerpt=o.excerpt,
+            observed=o.observed,
+            predicted=o.predicted,
+            kernel_faults=[f"{f.kind}: {f.line}" for f in faults],
+        )
+        for o in kselftest.judge(test, run, guest_facts(ctx), expectations)
+    ]
+
+
+@register("kselftest")
+def check_kselftest(ctx: CheckContext) -> list[Verdict]:
+    """Run /kselftest/x86/<args[0]> [args...]; a verdict per subtest and one for the exit code.
+
+    If the test kills the guest, the GuestError goes on to the engine (which reboots) carrying
+    this test's verdicts in `verdicts` (output up to the crash, console excerpt, expectations).
+    If it leaves an oops or BUG on the console, the kernel is not trusted for the next test
+    (a task that died with locks held or interrupts off can hang later tests): a GuestError
+    "tainted" with the verdicts makes the engine reboot before the next scenario.
+    """
+    if not ctx.scenario.args:
+        return [ctx.verdict(Status.ERROR, "kselftest scenario without a binary name in args")]
+    test, *args = ctx.scenario.args
+    build = kselftest.last_build()
+    if build is not None and test in build.broken:
+        return [
+            ctx.verdict(
+                Status.ERROR,
+                f"{test} did not build from {build.origin}",
+                path=kselftest.EXIT_PATH,
+                excerpt=build.broken[test],
+            )
+        ]
+    session = ctx.session
+    recorder = _Recorder(session.link)
+    console: LineSplitter | None = getattr(recorder.link, "lines", None)  # a Machine's
+    faults_before = len(console.faults) if console is not None else 0
+    session.link = recorder
+    try:
+        result = session.run([f"{kselftest.GUEST_DIR}/{test}", *args], ctx.scenario.timeout_s)
+    except GuestError as exc:
+        crashed = kselftest.RunOutput(
+            None,
+            lines=tuple(recorder.output()),
+            crash=f"{exc.kind}: {exc.reason}",
+            console=exc.excerpt,
+        )
+        exc.verdicts = _verdicts(ctx, test, crashed, _faults(console, faults_before))
+        raise
+    finally:
+        session.link = recorder.link
+    new_faults = _faults(console, faults_before)
+    tainting = [f for f in new_faults if f.kind in TAINTING]
+    run = kselftest.RunOutput(
+        result.exit_code,
+        result.signal,
+        result.timed_out,
+        result.agent_error,
+        tuple(result.output),
+        faults=tuple(f"{f.kind}: {f.line}" for f in tainting),
+        console="\n\n".join(f.excerpt() for f in tainting),
+    )
+    verdicts = _verdicts(ctx, test, run, new_faults)
+    if tainting:
+        first = tainting[0]
+        raise GuestError(
+            ctx.profile.name,
+            "tainted",
+            f"{test} left a kernel {first.kind} on the console ({first.line}); rebooting so "
+            "the next test runs on a clean kernel",
+            "\n\n".join(f.excerpt() for f in tainting),
+            verdicts,
+        )
+    return verdicts
