@@ -221,6 +221,28 @@ def matrix_table(verdicts: list[dict[str, Any]], title: str = "") -> Table:
     return table
 
 
+def guests_table(guests: dict[str, dict[str, Any]]) -> Table:
+    """Each guest as verified at boot: vendor, kernel, accelerator, AT_SYSINFO, boot time."""
+    table = Table(title="guests (verified at boot)", header_style="bold")
+    for col in ("profile", "vendor", "kernel", "accel", "AT_SYSINFO", "boot s"):
+        table.add_column(col, no_wrap=True)
+    for name, g in guests.items():
+        if "boot_error" in g:
+            table.add_row(
+                name, Text(f"boot failed: {g['boot_error']}", style="red"), "", "", "", ""
+            )
+            continue
+        table.add_row(
+            name,
+            str(g.get("vendor", "")),
+            str(g.get("kernel_release", "")),
+            str(g.get("accel", "")),
+            str(g.get("at_sysinfo", "")),
+            str(g.get("boot_seconds", "")),
+        )
+    return table
+
+
 def legend() -> Text:
     parts: list[Any] = ["legend: "]
     for s in SEVERITY:
