@@ -203,6 +203,40 @@ def console_round_trip(profile: Profile, built: ImageSet, n: int, work: Path) ->
     ]
 
 
+def ssh_round_trip(
+    profile: Profile, built: ImageSet, images: Images, n: int, work: Path
+) -> list[Measurement]:
+    """The same n PINGs and `true`s over one persistent SSH channel (lab.ssh), as runs use it."""
+    from lab.machine import networked
+    from lab.ssh import attach
+
+    part = built.ssh.get(profile.kernel)
+    if part is None:
+        return []
+    booted = networked(profile)
+    initramfs = images.with_ssh(built.initramfs, part)
+    kernel = built.kernels[profile.kernel]
+    with Machine(booted, kernel, initramfs, work / "rtt-ssh", "tcg", net=True) as m:
+        m.boot()
+        session = GuestSession(attach(m, part.host_key, work / "ssh-keys"), profile.name)
+        pings = [session.ping() for _ in range(n)]
+        commands = []
+        for _ in range(n):
+            t0 = time.monotonic()
+            if not session.run(["true"]).ok:
+                raise RuntimeError(f"{profile.name}: `true` over SSH failed")
+            commands.append(time.monotonic() - t0)
+    return [
+        Measurement(f"SSH: protocol round trip, PING ({profile.name}, machine pc)", pings, "ms"),
+        Measurement(
+            f"SSH: `true` round trip ({profile.name}, machine pc)",
+            commands,
+            "ms",
+            "one persistent channel running the agent protocol",
+        ),
+    ]
+
+
 # -- 4. image build -----------------------------------------------------------------------------
 
 
@@ -315,9 +349,9 @@ def run(
             Ratio("parallel / one-at-a-time", wall / seq_wall, None),
         ]
         say("3. per-command round trip")
-        result.measurements += console_round_trip(
-            profiles["amd-syscall32"], built, 20 if quick else 100, work
-        )
+        n = 20 if quick else 100
+        result.measurements += console_round_trip(profiles["amd-syscall32"], built, n, work)
+        result.measurements += ssh_round_trip(profiles["amd-syscall32"], built, images, n, work)
         say("4. image build")
         if quick:
             result.notes.append("image build cold/warm: skipped with --quick")

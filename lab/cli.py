@@ -18,9 +18,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from lab import __version__, engine, history
+from lab import __version__, engine, history, trend
 from lab.checks import CHECKS
-from lab.dashboard import Dashboard, legend, matrix_table
+from lab.dashboard import Dashboard, guests_table, legend, matrix_table
 from lab.errors import (
     BootError,
     ConfigError,
@@ -32,6 +32,7 @@ from lab.errors import (
 )
 from lab.events import PlainSink
 from lab.fsutil import atomic_write
+from lab.html_report import write_html
 from lab.images import Images, user_kernel
 from lab.machine import Machine, choose_accel, reap_all, reap_stale
 from lab.model import CpuIdentity, explain
@@ -144,6 +145,11 @@ def cmd_boot(args: argparse.Namespace) -> int:
             f"no profile named {args.profile!r} (profiles: {', '.join(profiles)})",
         )
     profile = profiles[args.profile]
+    if profile.is_remote:
+        raise LabError(
+            f"profile {profile.name} ({profile.source}) is a real machine reached "
+            "over SSH: log in with ssh; `lab boot` boots QEMU guests"
+        )
     built = engine.resolve_images(Images(_root(args)), [profile], _say)
     run_dir = _root(args) / "reports" / "boot" / new_run_id()
     kernel = built.kernels[profile.kernel]
@@ -186,6 +192,10 @@ def _start_run(args: argparse.Namespace, kind: str) -> tuple[engine.RunPlan, Run
     """
     root = _root(args)
     profiles = _profiles(args)
+    if getattr(args, "selftests_src", None):
+        from lab.kselftest import SRC_ENV  # the layer builder reads it when the run needs it
+
+        os.environ[SRC_ENV] = str(Path(args.selftests_src).resolve())
     resumed = RunReport.reopen(_find_run(args, args.resume)) if args.resume else None
     wanted_profiles = resumed.meta.get("profiles") if resumed else _split(args.profiles)
     wanted_scenarios = resumed.meta.get("scenarios") if resumed else _split(args.scenarios)
@@ -234,6 +244,8 @@ def _execute(plan: engine.RunPlan, report: RunReport, root: Path, live: bool) ->
 
 def _show_matrix(console: Console, data: dict[str, Any], run_dir: Path) -> None:
     title = f"run {data['run_id']} ({data.get('state', '?')})"
+    if data.get("guests"):
+        console.print(guests_table(data["guests"]))
     if data["verdicts"]:
         console.print(matrix_table(data["verdicts"], title))
         console.print(legend())
@@ -265,12 +277,26 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     for c in problems:
         before = c.before.value if c.before else "absent"
         _say(f"new: {c.key}: {before} -> {c.after.value if c.after else 'absent'}")
+    perf_lines, regressions = trend.nightly(
+        report.reports_dir,
+        report.run_id,
+        last=args.perf_last,
+        threshold_pct=args.perf_threshold_pct,
+        wall_threshold_pct=args.perf_wall_threshold_pct,
+        alpha=args.perf_alpha,
+        wall_gate=args.perf_wall_gate,
+    )
+    for text in perf_lines:
+        _say(text)
+    atomic_write(report.dir / "trend.txt", ("\n".join(perf_lines) + "\n").encode())
     line = history.subject_line(data, problems)
+    if regressions:
+        line += f"; {regressions} perf regression(s)"
     atomic_write(report.dir / "subject.txt", (line + "\n").encode())
     print(line, flush=True)
     if not finished:
         return EXIT_INTERRUPTED
-    return EXIT_FAILED if problems else EXIT_OK
+    return EXIT_FAILED if problems or regressions else EXIT_OK
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -287,6 +313,29 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.write:
         bench.write_markdown(Path(args.write), text)
         _say(f"written: {args.write}")
+    return EXIT_OK
+
+
+def cmd_run_over(args: argparse.Namespace) -> int:
+    """`lab run` / `lab nightly` with --transport and --hosts: the plan takes them from
+    engine.RUN_DEFAULTS (lab/ssh.py; README: SSH, real machines and lab hosts)."""
+    from lab.profiles import load_hosts
+    from lab.ssh import parse_hosts
+
+    vendors = Path(args.vendors) if args.vendors else _root(args) / "vendors.yaml"
+    wanted = _split(args.hosts) or []
+    engine.RUN_DEFAULTS.transport = args.transport
+    engine.RUN_DEFAULTS.hosts = parse_hosts(wanted, load_hosts(vendors)) if wanted else []
+    engine.RUN_DEFAULTS.vendors = vendors if args.vendors else None
+    engine.RUN_DEFAULTS.scenario_dir = Path(args.scenario_dir) if args.scenario_dir else None
+    return cmd_nightly(args) if args.command_name == "nightly" else cmd_run(args)
+
+
+def cmd_images_add_pins(args: argparse.Namespace) -> int:
+    added = Images(_root(args)).add_missing_pins()
+    for key, new in sorted(added.items()):
+        _say(f"{key:22} (new) -> {new}")
+    _say("images/lock.yaml written; commit it" if added else "every recipe package is pinned")
     return EXIT_OK
 
 
@@ -324,6 +373,19 @@ def cmd_report_diff(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_report_trend(args: argparse.Namespace) -> int:
+    try:
+        return trend.command(_reports(args), args, _say)
+    except LookupError as exc:
+        raise LabError(str(exc)) from None
+
+
+def cmd_report_html(args: argparse.Namespace) -> int:
+    run = _find_run(args, args.run)
+    _say(str(write_html(run, history.load(run))))
+    return EXIT_OK
+
+
 def _find_run(args: argparse.Namespace, ref: str | None) -> Path:
     try:
         return history.find_run(_reports(args), ref)
@@ -356,6 +418,9 @@ def build_parser() -> argparse.ArgumentParser:
     isub.add_parser(
         "update", help="move the pins in images/lock.yaml to the newest versions"
     ).set_defaults(func=cmd_images_update)
+    isub.add_parser(
+        "add-pins", help="pin recipe packages the lock lacks (existing pins do not move)"
+    ).set_defaults(func=cmd_images_add_pins)
 
     sub.add_parser("profiles", help="list CPU-vendor profiles").set_defaults(func=cmd_profiles)
 
@@ -383,13 +448,32 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--scenario-dir", help="scenario suites directory (default: ROOT/scenarios)")
     run.add_argument("--plain", action="store_true", help="plain line output even on a TTY")
     run.add_argument(
+        "--selftests-src",
+        metavar="PATH",
+        help="build the kselftest-x86 layer from this kernel tree's tools/testing/selftests/x86 "
+        "(default: Debian's linux-source at the pinned kernel version)",
+    )
+    run.add_argument(
         "--resume",
         metavar="RUN",
         help="finish an interrupted run (id, prefix or "
         "latest): what already has verdicts is skipped",
     )
     run.add_argument("--run-id", help=argparse.SUPPRESS)
-    run.set_defaults(func=cmd_run)
+    run.add_argument(
+        "--transport",
+        choices=engine.TRANSPORTS,
+        help="talk to the guests over the serial console or SSH (default: each profile's "
+        "`transport`, else SSH when the images have it)",
+    )
+    run.add_argument(
+        "--hosts",
+        action="append",
+        metavar="HOST,...",
+        help="spread the QEMU profiles over lab hosts too: names from the `hosts:` section of "
+        "vendors.yaml, or user@host[:port]",
+    )
+    run.set_defaults(func=cmd_run_over)
 
     nightly = sub.add_parser(
         "nightly",
@@ -399,7 +483,40 @@ def build_parser() -> argparse.ArgumentParser:
     for action in run._actions:
         if action.dest not in ("help",):
             nightly._add_action(action)
-    nightly.set_defaults(func=cmd_nightly)
+    nightly.add_argument(
+        "--perf-threshold-pct",
+        type=float,
+        default=trend.DEFAULT_THRESHOLD_PCT,
+        help="exact mode: a path-length rise above this percentage fails the nightly "
+        "(default %(default)s)",
+    )
+    nightly.add_argument(
+        "--perf-wall-threshold-pct",
+        type=float,
+        default=trend.DEFAULT_WALL_THRESHOLD_PCT,
+        help="wall mode: a significant cost rise above this percentage fails the nightly "
+        "(default %(default)s)",
+    )
+    nightly.add_argument(
+        "--perf-wall-gate",
+        choices=trend.WALL_GATES,
+        default=trend.DEFAULT_WALL_GATE,
+        help="wall-mode regressions fail the nightly for KVM guests only (kvm), all, or never "
+        "(default %(default)s)",
+    )
+    nightly.add_argument(
+        "--perf-alpha",
+        type=float,
+        default=trend.DEFAULT_ALPHA,
+        help="wall mode: Mann-Whitney U significance level (default %(default)s)",
+    )
+    nightly.add_argument(
+        "--perf-last",
+        type=int,
+        default=trend.DEFAULT_LAST,
+        help="earlier nightlies the perf trend looks at (default %(default)s)",
+    )
+    nightly.set_defaults(func=cmd_run_over)
 
     bench = sub.add_parser("bench", help="benchmarks of the lab itself")
     bench.add_argument("--quick", action="store_true", help="fewer repeats and profiles (smoke)")
@@ -423,6 +540,14 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("run_a")
     d.add_argument("run_b", nargs="?", default="latest")
     d.set_defaults(func=cmd_report_diff)
+    t = rsub.add_parser(
+        "trend", help="per-path costs of the newest run against earlier runs (perf suite)"
+    )
+    trend.add_arguments(t)
+    t.set_defaults(func=cmd_report_trend)
+    h = rsub.add_parser("html", help="write report.html of a run (default: latest)")
+    h.add_argument("run", nargs="?", help="run id, unique prefix or 'latest'")
+    h.set_defaults(func=cmd_report_html)
     return parser
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import threading
 import time
 import traceback
@@ -16,26 +17,47 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from lab.checks import CHECKS, CheckContext
 from lab.console import Fault
 from lab.errors import BootError, GuestError, LabError
 from lab.events import Event, Kind, Sink
-from lab.images import BuiltKernel, Images, ImageSet, user_kernel
+from lab.images import BuiltKernel, Images, ImageSet, SshPart, user_kernel
 from lab.machine import (
     GuestIdentity,
     Machine,
     choose_accel,
     kvm_known_broken,
     mark_kvm_broken,
+    networked,
     qemu_version,
     reap_all,
 )
-from lab.profiles import MachineVariant, Profile
+from lab.profiles import LabHost, MachineVariant, Profile
 from lab.report import RunReport
 from lab.results import Environment, Status, Verdict
 from lab.scenarios import Scenario
+from lab.ssh import REMOTE_EXTRA, LabHostRun, RemoteMachine, attach
 from lab.transport import GuestSession
+
+# A QEMU guest, or a real machine over SSH standing in for one (lab.ssh.RemoteMachine).
+GuestMachine = Machine | RemoteMachine
+TRANSPORTS = ("console", "ssh")
+
+
+@dataclass
+class RunDefaults:
+    """Plan settings the CLI sets before the plan is made (`lab run --transport/--hosts`): the
+    defaults of RunPlan.transport and RunPlan.hosts, and the config files a lab host needs."""
+
+    transport: str | None = None
+    hosts: list[LabHost] = field(default_factory=list)
+    vendors: Path | None = None  # --vendors, copied to lab hosts
+    scenario_dir: Path | None = None  # --scenario-dir, copied to lab hosts
+
+
+RUN_DEFAULTS = RunDefaults()
 
 
 def default_jobs() -> int:
@@ -52,6 +74,10 @@ class RunPlan:
     jobs: int = field(default_factory=default_jobs)
     accel: str = "auto"
     done: set[tuple[str, str]] = field(default_factory=set)  # (profile, scenario) to skip
+    # console | ssh; None: the profile's own, else SSH when the images have it
+    transport: str | None = field(default_factory=lambda: RUN_DEFAULTS.transport)
+    # lab hosts that take a share of the QEMU profiles (lab.ssh.LabHostRun)
+    hosts: list[LabHost] = field(default_factory=lambda: list(RUN_DEFAULTS.hosts))
 
     def scenarios_for(self, profile: Profile) -> list[Scenario]:
         return [
@@ -62,7 +88,9 @@ class RunPlan:
 
 
 def resolve_images(images: Images, profiles: list[Profile], log: Callable[[str], None]) -> ImageSet:
-    """Build what the profiles need; user kernels (paths) are inspected, not built."""
+    """Build what the profiles need; user kernels (paths) are inspected, not built. Real
+    machines (profiles of kind ssh) need only the guest programs."""
+    profiles = [p for p in profiles if not p.is_remote]
     recipe = images.recipe()
     names = sorted({p.kernel for p in profiles if p.kernel in recipe.kernels})
     images.log = log
@@ -102,18 +130,22 @@ class ProfileRunner:
         kernel: BuiltKernel,
         initramfs: Path,
         ctx: RunContext,
+        transport: str = "console",
+        ssh: SshPart | str | None = None,
     ) -> None:
         self.profile = profile
         self.scenarios = scenarios
         self.kernel = kernel
         self.initramfs = initramfs
         self.ctx = ctx
+        self.transport = transport  # console or ssh
+        self.ssh = ssh  # the image's SSH part for this kernel, or why there is none
         self.accel = ctx.accel  # per guest: a failed KVM boot falls back to TCG
         self.boots = 0
         self.variant = MachineVariant()
         self.booted = profile  # the profile as booted (its variant applied)
 
-    def environment(self, machine: Machine, identity: GuestIdentity | None) -> Environment:
+    def environment(self, machine: GuestMachine, identity: GuestIdentity | None) -> Environment:
         p = self.booted
         return Environment(
             profile=p.name,
@@ -130,16 +162,18 @@ class ProfileRunner:
             variant=self.variant.label,
         )
 
-    def boot(self) -> tuple[Machine, GuestIdentity]:
+    def boot(self) -> tuple[GuestMachine, GuestIdentity]:
         """Boot, falling back from KVM to TCG (and remembering it) when KVM cannot run guests."""
         self.boots += 1
         if self.accel == "kvm" and not self.ctx.accel_was_explicit and kvm_known_broken():
             self.accel = "tcg"  # another guest of this run already found KVM unusable
+        if self.transport == "ssh" and not isinstance(self.ssh, SshPart):
+            raise BootError(self.profile.name, f"transport ssh: {self.ssh or 'no SSH in images'}")
         guest_dir = self._new_boot_dir()
         accel = "tcg" if self.booted.icount else self.accel  # -icount is a TCG feature
-        machine = Machine(self.booted, self.kernel, self.initramfs, guest_dir, accel)
+        machine = self._machine(guest_dir, accel)
         try:
-            return machine, machine.boot()
+            return machine, self._over_transport(machine, machine.boot())
         except BootError as exc:
             machine.stop()
             if machine.accel != "kvm" or self.ctx.accel_was_explicit:
@@ -147,12 +181,22 @@ class ProfileRunner:
             mark_kvm_broken(exc.reason)
             self._note(f"KVM boot failed ({exc.reason}); falling back to TCG")
             self.accel = "tcg"
-            machine = Machine(self.booted, self.kernel, self.initramfs, guest_dir, "tcg")
+            machine = self._machine(guest_dir, "tcg")
             try:
-                return machine, machine.boot()
+                return machine, self._over_transport(machine, machine.boot())
             except BootError:
                 machine.stop()
                 raise
+
+    def _machine(self, guest_dir: Path, accel: str) -> Machine:
+        ssh = self.transport == "ssh"
+        return Machine(self.booted, self.kernel, self.initramfs, guest_dir, accel, net=ssh)
+
+    def _over_transport(self, machine: Machine, identity: GuestIdentity) -> GuestIdentity:
+        """With the SSH transport, commands go over SSH from here on (console still watched)."""
+        if self.transport == "ssh" and isinstance(self.ssh, SshPart):
+            attach(machine, self.ssh.host_key, self.ctx.report.dir / "ssh")
+        return identity
 
     def run(self) -> None:
         """Each machine variant (profile default first) boots once for its scenarios."""
@@ -162,6 +206,8 @@ class ProfileRunner:
                 break
             self.variant = variant
             self.booted = variant.apply(self.profile)
+            if self.transport == "ssh" and not self.profile.is_remote:
+                self.booted = networked(self.booted)
             self._run_variant([s for s in self.scenarios if s.machine == variant])
         self.ctx.emit(Event(Kind.DONE, self.profile.name, "finished"))
 
@@ -192,7 +238,7 @@ class ProfileRunner:
                     self._guest_key(), {f"console_log_capped_boot{self.boots}": cap}
                 )
 
-    def _record_guest(self, machine: Machine, identity: GuestIdentity) -> None:
+    def _record_guest(self, machine: GuestMachine, identity: GuestIdentity) -> None:
         env = self.environment(machine, identity)
         self.ctx.emit(
             Event(
@@ -227,14 +273,16 @@ class ProfileRunner:
                 "emulator_notes": machine.emulator_notes(),
                 "kernel_config": self.kernel.config,
                 "profile_source": self.profile.source,
+                "transport": self.transport,
+                **({"ssh_port": machine.ssh_port} if isinstance(machine, Machine) else {}),
             },
         )
 
     def _run_in(
-        self, machine: Machine, identity: GuestIdentity, remaining: list[Scenario]
+        self, machine: GuestMachine, identity: GuestIdentity, remaining: list[Scenario]
     ) -> list[Scenario]:
         """Run scenarios until done or the guest breaks; returns what is left to run."""
-        session = GuestSession(machine, self.profile.name)
+        session = GuestSession(machine.transport_link or machine, self.profile.name)
         env = self.environment(machine, identity)
         artefacts = self.ctx.report.guest_dir(self.profile.name)
         while remaining and not self.ctx.stop.is_set():
@@ -327,6 +375,12 @@ class ProfileRunner:
         self.ctx.emit(Event(Kind.NOTE, self.profile.name, message))
 
     def _boot_failed(self, remaining: list[Scenario], exc: BootError) -> None:
+        if self.ctx.stop.is_set():  # the lab stopped the guest: not the guest's failure
+            exc = BootError(
+                exc.profile,
+                f"interrupted (Ctrl-C or SIGTERM) while booting: {exc.reason}",
+                exc.excerpt,
+            )
         self.ctx.report.record_guest(
             self.profile.name,
             {
@@ -348,6 +402,192 @@ class ProfileRunner:
                 for s in remaining
             ]
         )
+
+
+class RemoteRunner(ProfileRunner):
+    """A real machine over SSH (a profile of kind ssh): the same scenarios and checks, the agent
+    and guest programs deployed for the run; verdicts are labelled accel "silicon". Scenarios
+    that need QEMU (a machine variant) or an initramfs layer are skipped, with the reason."""
+
+    def __init__(
+        self,
+        profile: Profile,
+        scenarios: list[Scenario],
+        programs: dict[str, Path],
+        ctx: RunContext,
+    ) -> None:
+        assert profile.ssh is not None
+        origin = f"ssh:{profile.ssh.where}"
+        kernel = BuiltKernel(
+            f"ssh:{profile.ssh.host}", Path(os.devnull), 0, "silicon", "", origin, {}
+        )
+        super().__init__(profile, scenarios, kernel, Path(os.devnull), ctx, "ssh")
+        self.programs = programs
+        self.accel = "silicon"
+
+    def run(self) -> None:
+        def why_not(s: Scenario) -> str:
+            if s.machine.label:
+                return f"needs a QEMU machine variant ({s.machine.label}): this is a real machine"
+            if s.needs:
+                return f"needs initramfs layers {list(s.needs)}, which real machines do not get"
+            return ""
+
+        skipped = [s for s in self.scenarios if why_not(s)]
+        self._add(
+            [
+                Verdict(self.profile.name, s.name, Status.SKIP, why_not(s), suite=s.suite)
+                for s in skipped
+            ]
+        )
+        self.scenarios = [s for s in self.scenarios if not why_not(s)]
+        super().run()
+
+    def boot(self) -> tuple[GuestMachine, GuestIdentity]:
+        self.boots += 1
+        wanted = {s.program for s in self.scenarios if s.program}
+        programs = {n: path for n, path in self.programs.items() if n in wanted}
+        machine = RemoteMachine(self.profile, self.programs["agent"], programs)
+        try:
+            return machine, machine.boot()
+        except BootError:
+            machine.stop()
+            raise
+
+    def environment(self, machine: GuestMachine, identity: GuestIdentity | None) -> Environment:
+        return Environment(
+            profile=self.profile.name,
+            kernel=self.kernel.name,
+            kernel_origin=self.kernel.origin,
+            kernel_release=identity.kernel_release if identity else "",
+            qemu="",
+            qemu_version="",
+            accel="silicon",
+            cpu_model=identity.model_name if identity else "",
+            machine_type="silicon",
+            vendor=identity.vendor if identity else "",
+            kernel_bits=identity.kernel_bits if identity else 0,
+        )
+
+
+class HostRunner:
+    """A share of the QEMU profiles run by `lab run` on a lab host (lab.ssh.LabHostRun); its
+    verdicts, guest records and logs join this run's report. A host that cannot be reached
+    costs its own profiles' verdicts (errors naming the host), never the run."""
+
+    def __init__(
+        self,
+        host: LabHost,
+        profiles: list[Profile],
+        plan: RunPlan,
+        ctx: RunContext,
+        root: Path,
+    ) -> None:
+        self.host = host
+        self.profiles = profiles
+        self.plan = plan
+        self.ctx = ctx
+        self.root = root
+        self.remote = LabHostRun(host, self._log)
+
+    def _log(self, line: str) -> None:
+        self.ctx.emit(Event(Kind.NOTE, None, f"[{self.host.name}] {line}"[:400]))
+
+    def lab_args(self) -> list[str]:
+        names = ",".join(p.name for p in self.profiles)
+        scenarios = ",".join(dict.fromkeys(s.name for s in self.plan.scenarios))
+        extra = []
+        if RUN_DEFAULTS.vendors is not None:
+            extra += ["--vendors", f"{REMOTE_EXTRA}/vendors.yaml"]
+        args = [*extra, "run", "--profiles", names, "--scenarios", scenarios]
+        if RUN_DEFAULTS.scenario_dir is not None:
+            args += ["--scenario-dir", f"{REMOTE_EXTRA}/scenarios"]
+        if self.plan.transport:
+            args += ["--transport", self.plan.transport]
+        if self.plan.accel != "auto":
+            args += ["--accel", self.plan.accel]
+        if self.host.jobs:
+            args += ["--jobs", str(self.host.jobs)]
+        return args
+
+    def run(self) -> None:
+        for p in self.profiles:
+            self.ctx.emit(Event(Kind.BOOTING, p.name, f"on {self.remote.label}"))
+        extra = {}
+        if RUN_DEFAULTS.vendors is not None:
+            extra["vendors.yaml"] = RUN_DEFAULTS.vendors
+        if RUN_DEFAULTS.scenario_dir is not None:
+            extra["scenarios"] = RUN_DEFAULTS.scenario_dir
+        into = self.ctx.report.dir / "lab-hosts" / self.host.name
+        run_id = f"{self.ctx.report.run_id}-{self.host.name}"
+        why = ""
+        try:
+            data = self.remote.run(self.root, self.lab_args(), run_id, extra, into)
+        except LabError as exc:
+            data, why = None, str(exc)
+        except Exception as exc:  # fabric/invoke raise their own kinds: one error per verdict
+            data, why = None, f"{self.remote.label}: {type(exc).__name__}: {exc}"
+        if data is not None:
+            self._merge(data, into)
+        if not why:
+            tail = "\n".join(self.remote.output_tail[-20:])
+            why = f"{self.remote.label}: no verdict (remote lab exit {self.remote.exit_code})"
+        else:
+            tail = ""
+        have = {(v.profile, v.scenario) for v in self.ctx.report.verdicts}
+        missing = [
+            Verdict(p.name, s.name, Status.ERROR, why, excerpt=tail, suite=s.suite)
+            for p in self.profiles
+            for s in self.plan.scenarios_for(p)
+            if (p.name, s.name) not in have
+        ]
+        self.ctx.report.add_all(missing)
+        for v in missing:
+            self.ctx.emit(Event(Kind.VERDICT, v.profile, scenario=v.scenario, verdict=v))
+        for p in self.profiles:
+            self.ctx.emit(Event(Kind.DONE, p.name, f"finished on {self.remote.label}"))
+
+    def _merge(self, data: dict[str, Any], into: Path) -> None:
+        ours = {p.name for p in self.profiles}
+        verdicts = [Verdict.from_json(v) for v in data.get("verdicts", [])]
+        verdicts = [v for v in verdicts if v.profile in ours]
+        for key, info in data.get("guests", {}).items():
+            if key.split("@")[0] in ours:
+                self.ctx.report.record_guest(
+                    key, {**info, "lab_host": self.host.name, "lab_host_ssh": self.host.ssh.where}
+                )
+        for name in ours:
+            src = into / "guests" / name
+            if src.is_dir():
+                shutil.copytree(src, self.ctx.report.guest_dir(name), dirs_exist_ok=True)
+        self.ctx.report.add_all(verdicts)
+        for v in verdicts:
+            self.ctx.emit(Event(Kind.VERDICT, v.profile, scenario=v.scenario, verdict=v))
+
+
+def spread(profiles: list[Profile], hosts: list[LabHost]) -> dict[str, list[Profile]]:
+    """QEMU profiles over this machine ("") and the lab hosts, round robin in plan order; real
+    machines stay here (they are reached over SSH from here anyway)."""
+    slots = ["", *(h.name for h in hosts)]
+    out: dict[str, list[Profile]] = {slot: [] for slot in slots}
+    qemu = [p for p in profiles if not p.is_remote]
+    for i, p in enumerate(qemu):
+        out[slots[i % len(slots)]].append(p)
+    out[""].extend(p for p in profiles if p.is_remote)
+    return out
+
+
+def choose_transport(plan: RunPlan, profile: Profile, built: ImageSet) -> tuple[str, SshPart | str]:
+    """console or ssh for one profile: --transport, else the profile's `transport`, else SSH when
+    the images have it for the profile's kernel. With ssh, the image's SSH part (or why none)."""
+    part: SshPart | str = built.ssh.get(profile.kernel) or (
+        built.ssh_unavailable
+        or f"kernel {profile.kernel!r} has no SSH part (only recipe kernels get the NIC modules)"
+    )
+    wanted = plan.transport or profile.transport
+    if wanted is None:
+        wanted = "ssh" if isinstance(part, SshPart) else "console"
+    return wanted, part
 
 
 def _stop_all(stop: threading.Event, pool: ThreadPoolExecutor) -> None:
@@ -386,24 +626,41 @@ def _execute(plan: RunPlan, images: Images, report: RunReport, emit: Sink) -> Ru
     report.meta["accel_requested"] = plan.accel
     stop = threading.Event()
     ctx = RunContext(report, stop, emit, accel, plan.accel != "auto", built.broken_programs)
-    runners = []
-    for p in plan.profiles:
+    runners: list[ProfileRunner] = []
+    shares = spread([p for p in plan.profiles if plan.scenarios_for(p)], plan.hosts)
+    host_runners = [
+        HostRunner(h, shares[h.name], plan, ctx, images.root) for h in plan.hosts if shares[h.name]
+    ]
+    for p in shares[""]:
         scenarios = plan.scenarios_for(p)
-        if scenarios:
+        if scenarios and p.is_remote:
+            runners.append(RemoteRunner(p, scenarios, built.programs, ctx))
+        elif scenarios:
             needs = sorted({layer for s in scenarios for layer in s.needs})
             initramfs = images.layered(built.initramfs, needs)
-            runners.append(ProfileRunner(p, scenarios, built.kernels[p.kernel], initramfs, ctx))
+            transport, part = choose_transport(plan, p, built)
+            if transport == "ssh" and isinstance(part, SshPart):
+                initramfs = images.with_ssh(initramfs, part)
+            kernel = built.kernels[p.kernel]
+            runners.append(ProfileRunner(p, scenarios, kernel, initramfs, ctx, transport, part))
     # Longest first (LPT): the 32-bit bzImage guests boot slowest, then by scenario count, so
     # that the matrix does not end waiting on one late, long guest.
     runners.sort(key=lambda r: (r.kernel.boot == "bzimage", len(r.scenarios)), reverse=True)
     pool = ThreadPoolExecutor(max_workers=max(1, plan.jobs), thread_name_prefix="guest")
+    # Lab hosts use their own CPUs: they do not take this machine's job slots.
+    hosts_pool = ThreadPoolExecutor(
+        max_workers=max(1, len(host_runners)), thread_name_prefix="host"
+    )
     try:
-        pending = {pool.submit(r.run) for r in runners}
+        pending = {hosts_pool.submit(h.run) for h in host_runners}
+        pending |= {pool.submit(r.run) for r in runners}
         while pending:
             done, pending = wait(pending, timeout=0.5)
             for f in done:
                 f.result()  # re-raises what must stop the run (the report cannot be written)
     except KeyboardInterrupt:
+        for h in host_runners:
+            h.remote.cancel()
         _stop_all(stop, pool)
         emit(
             Event(
@@ -415,5 +672,6 @@ def _execute(plan: RunPlan, images: Images, report: RunReport, emit: Sink) -> Ru
         raise
     finally:
         _stop_all(stop, pool)
+        hosts_pool.shutdown(wait=True, cancel_futures=True)
     report.finish("finished")
     return report

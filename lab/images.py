@@ -12,6 +12,7 @@ import fcntl
 import hashlib
 import io
 import json
+import os
 import re
 import subprocess
 import tarfile
@@ -22,6 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from elftools.common.exceptions import ELFError
+from elftools.elf.elffile import ELFFile
 
 from lab import kernelimage
 from lab.cpio import Entry, write_newc
@@ -34,6 +39,15 @@ BUILDER_VERSION = "2"
 GUEST_CFLAGS = ("-m32", "-static", "-O2", "-Wall", "-Wextra", "-fno-pie", "-no-pie")
 # Applets linked in the initramfs if `busybox --list` cannot run on this host.
 FALLBACK_APPLETS = ("sh", "ls", "cat", "echo", "mount", "dmesg", "ps", "kill", "sleep", "uname")
+
+# The SSH transport (lab/ssh.py): the NIC drivers the guest agent loads with entrylab.net=1 --
+# virtio-net over virtio-mmio (microvm) or virtio-pci (pc, q35) -- and their dependencies, which
+# are found in each module's .modinfo. Debian's 6.1 kernels build them all as modules.
+SSH_NIC_MODULES = ("virtio_mmio", "virtio_pci", "virtio_net")
+SSH_LAYOUT = "1"  # bump when the files the SSH part adds (below) change
+GUEST_HOST_KEY = "etc/dropbear/dropbear_ed25519_host_key"
+GUEST_MODULE_DIR = "lib/modules/entrylab"
+GUEST_MODULE_LIST = "etc/entrylab/modules"
 
 
 # An initramfs layer: extra files that some scenarios need (e.g. the kernel's own x86 selftests),
@@ -87,6 +101,8 @@ class Pin:
 class Recipe:
     kernels: dict[str, KernelRecipe]
     userland: dict[str, tuple[str, str]]  # name -> (package, arch)
+    # name -> files of that package for the SSH part of the initramfs (`ssh:` in the recipe)
+    ssh_files: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -103,6 +119,18 @@ class BuiltKernel:
 
 
 @dataclass(frozen=True)
+class SshPart:
+    """What a guest of one kernel needs for the SSH transport, as one cpio to append: dropbear,
+    sftp-server and their i386 libraries, the NIC modules of that kernel, and a host key
+    generated at build time that the lab pins (it refuses any other)."""
+
+    kernel: str
+    cpio: Path
+    host_key: str  # public: "ssh-ed25519 AAAA..."
+    modules: tuple[str, ...]  # NIC modules in load order
+
+
+@dataclass(frozen=True)
 class ImageSet:
     """Everything a boot needs from the image builder."""
 
@@ -110,6 +138,9 @@ class ImageSet:
     kernels: dict[str, BuiltKernel]
     manifest: dict[str, Any]
     broken_programs: dict[str, str] = field(default_factory=dict)
+    ssh: dict[str, SshPart] = field(default_factory=dict)  # kernel name -> SSH part
+    ssh_unavailable: str = ""  # why the images have no SSH, if they have none
+    programs: dict[str, Path] = field(default_factory=dict)  # guest programs as compiled
 
 
 class Images:
@@ -133,7 +164,10 @@ class Images:
             for name, k in doc.data["kernels"].items()
         }
         userland = {name: (u["package"], u["arch"]) for name, u in doc.data["userland"].items()}
-        return Recipe(kernels, userland)
+        ssh_files = {
+            name: tuple(u["ssh"]) for name, u in doc.data["userland"].items() if u.get("ssh")
+        }
+        return Recipe(kernels, userland, ssh_files)
 
     def lock(self) -> dict[str, Pin]:
         path = self.dir / "lock.yaml"
@@ -173,6 +207,48 @@ class Images:
             )
             for key, pin in pins.items()
         }
+
+    def add_missing_pins(self) -> dict[str, str]:
+        """Pin what the recipe names and the lock lacks; existing pins do not move.
+
+        A new kernel gets the Debian kernel version the other kernels are pinned at when the
+        mirror has it (so that all profiles still test one kernel source), else the newest.
+        """
+        recipe = self.recipe()
+        pins = self.lock() if (self.dir / "lock.yaml").exists() else {}
+        added: dict[str, str] = {}
+        for name, (package, arch) in recipe.userland.items():
+            key = f"userland/{name}"
+            if key in pins:
+                continue
+            candidates = _apt_versions(package, arch)
+            if not candidates:
+                raise ImageError(f"apt knows no version of {package}:{arch}; run `apt-get update`")
+            version = _newest(list(candidates))
+            pins[key] = Pin(key, package, arch, version, candidates[version])
+            added[key] = f"{package} {version}"
+        missing_kernels = [k for k in recipe.kernels.values() if f"kernel/{k.name}" not in pins]
+        if missing_kernels:
+            pinned = {p.version for k, p in pins.items() if k.startswith("kernel/")}
+            fresh = _common_kernel_pins(missing_kernels)
+            for k in missing_kernels:
+                key = f"kernel/{k.name}"
+                pin = fresh[key]
+                for version in pinned:
+                    offers = {
+                        v: (pkg, sha)
+                        for pkg in _kernel_packages(k.package, k.arch)
+                        for v, sha in _apt_versions(pkg, k.arch).items()
+                    }
+                    if version in offers:
+                        package, sha = offers[version]
+                        pin = Pin(key, package, k.arch, version, sha)
+                        break
+                pins[key] = pin
+                added[key] = f"{pin.package} {pin.version}"
+        if added:
+            self._write_lock(pins)
+        return added
 
     def _write_lock(self, pins: dict[str, Pin]) -> None:
         body = {
@@ -263,9 +339,204 @@ class Images:
             busybox = self._build_busybox(pins, artefacts)
             initramfs = self._build_initramfs(programs, busybox, artefacts)
             built = {n: self._build_kernel(recipe.kernels[n], pins, artefacts) for n in wanted}
+            ssh: dict[str, SshPart] = {}
+            why = ""
+            try:
+                ssh = self._build_ssh(recipe, pins, artefacts, wanted)
+            except ImageError as exc:  # the console transport still works without it
+                why = str(exc)
+                self.log(f"warning: no SSH in the guest images: {why}")
+            if not recipe.ssh_files:
+                why = "images/recipe.yaml lists no SSH userland (`ssh:` files of `userland`)"
             manifest["lock"] = {k: p.__dict__ for k, p in pins.items()}
             self._write_manifest(manifest)
-        return ImageSet(initramfs, built, manifest, dict(self.broken))
+        return ImageSet(initramfs, built, manifest, dict(self.broken), ssh, why, programs)
+
+    def with_ssh(self, initramfs: Path, part: SshPart) -> Path:
+        """An initramfs (base or layered) with a kernel's SSH part appended (cached by content)."""
+        label = f"{initramfs.stem}+ssh-{part.kernel}"
+        target = self.build_dir / f"{label}.cpio"
+        key = _hash_strings(BUILDER_VERSION, _hash_files([initramfs, part.cpio]))
+        with self._locked():
+            manifest = self._read_manifest()
+            artefacts: dict[str, Any] = manifest.setdefault("artefacts", {})
+            if not self._cached(artefacts, label, key):
+                self.log(f"assembling {label}")
+                atomic_write(target, initramfs.read_bytes() + part.cpio.read_bytes())
+                self._record(artefacts, label, key, [target], ssh=part.kernel)
+                self._write_manifest(manifest)
+        return target
+
+    # -- SSH part ------------------------------------------------------------------------------
+
+    def _build_ssh(
+        self,
+        recipe: Recipe,
+        pins: dict[str, Pin],
+        artefacts: dict[str, Any],
+        kernels: list[str],
+    ) -> dict[str, SshPart]:
+        """Per kernel: SSH userland + that kernel's NIC modules + a pinned host key, one cpio."""
+        if not recipe.ssh_files:
+            return {}
+        missing = sorted(f"userland/{n}" for n in recipe.ssh_files if f"userland/{n}" not in pins)
+        if missing:
+            raise ImageError(
+                f"images/lock.yaml has no pin for {', '.join(missing)}; run `lab images add-pins`"
+            )
+        userland = self._build_ssh_userland(recipe, pins, artefacts)
+        parts = {}
+        for name in kernels:
+            modules_cpio, modules = self._build_modules(recipe.kernels[name], pins, artefacts)
+            key_cpio, public = self._host_key(name, artefacts)
+            target = self.build_dir / "ssh" / f"{name}.cpio"
+            inputs = [userland, modules_cpio, key_cpio]
+            key = _hash_strings(BUILDER_VERSION, _hash_files(inputs))
+            if not self._cached(artefacts, f"ssh/{name}", key):
+                atomic_write(target, b"".join(p.read_bytes() for p in inputs))
+                self._record(
+                    artefacts, f"ssh/{name}", key, [target], host_key=public, modules=modules
+                )
+            parts[name] = SshPart(name, target, public, tuple(modules))
+        return parts
+
+    def _build_ssh_userland(
+        self, recipe: Recipe, pins: dict[str, Pin], artefacts: dict[str, Any]
+    ) -> Path:
+        """dropbear, sftp-server and the i386 shared libraries they need, from pinned .debs."""
+        target = self.build_dir / "ssh" / "userland.cpio"
+        used = sorted(recipe.ssh_files)
+        key = _hash_strings(
+            BUILDER_VERSION,
+            SSH_LAYOUT,
+            *(f"{n}:{pins[f'userland/{n}'].sha256}:{','.join(recipe.ssh_files[n])}" for n in used),
+        )
+        if self._cached(artefacts, "ssh/userland", key):
+            return target
+        self.log("assembling the SSH userland (dropbear, sftp-server)")
+        files: dict[str, bytes] = {}
+        for name in used:
+            pin = pins[f"userland/{name}"]
+            wanted = recipe.ssh_files[name]
+            got = _deb_files(self.fetch(pin), wanted)
+            lost = [w for w in wanted if w not in got]
+            if lost:
+                raise ImageError(f"{pin.deb_name} has no {', '.join(lost)} (images/recipe.yaml)")
+            files.update(got)
+        dirs = {"etc", "etc/dropbear", "etc/entrylab", "root", "var", "var/log", "lab/bin-deployed"}
+        for path in files:
+            parts = path.split("/")[:-1]
+            dirs.update("/".join(parts[: i + 1]) for i in range(len(parts)))
+        entries = [Entry.directory(d, 0o700 if d == "root" else 0o755) for d in sorted(dirs)]
+        entries.append(Entry.directory("root/.ssh", 0o700))
+        entries.append(Entry.file("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n", 0o644))
+        entries.append(Entry.file("etc/group", b"root:x:0:\n", 0o644))
+        for path in sorted(files):
+            entries.append(Entry.file(path, files[path], 0o755))
+        buf = io.BytesIO()
+        write_newc(buf, entries)
+        atomic_write(target, buf.getvalue())
+        self._record(
+            artefacts,
+            "ssh/userland",
+            key,
+            [target],
+            packages={
+                n: f"{pins[f'userland/{n}'].package}={pins[f'userland/{n}'].version}" for n in used
+            },
+        )
+        return target
+
+    def _build_modules(
+        self, recipe: KernelRecipe, pins: dict[str, Pin], artefacts: dict[str, Any]
+    ) -> tuple[Path, list[str]]:
+        """The kernel's NIC modules (uncompressed .ko from its package) in dependency order, and
+        the list the guest agent loads them from."""
+        pin = pins[f"kernel/{recipe.name}"]
+        target = self.build_dir / "kernels" / recipe.name / "modules.cpio"
+        key = _hash_strings(BUILDER_VERSION, SSH_LAYOUT, pin.sha256, *SSH_NIC_MODULES)
+        cached = self._cached(artefacts, f"modules/{recipe.name}", key)
+        if cached is not None:
+            return target, list(cached["modules"])
+        deb = self.fetch(pin)
+        self.log(f"extracting NIC modules of kernel {recipe.name}")
+        kos = _deb_modules(deb)
+        order: list[str] = []
+
+        def visit(name: str, chain: tuple[str, ...]) -> None:
+            if name in order:
+                return
+            if name not in kos:
+                raise ImageError(
+                    f"kernel {recipe.name}: {deb.name} has no module {name}.ko (needed for "
+                    f"the SSH transport{' by ' + chain[-1] if chain else ''})"
+                )
+            if name in chain:
+                raise ImageError(f"kernel {recipe.name}: module dependency loop {chain}")
+            for dep in _module_depends(kos[name]):
+                visit(dep, (*chain, name))
+            order.append(name)
+
+        for name in SSH_NIC_MODULES:
+            visit(name, ())
+        entries = [Entry.directory(d) for d in ("lib", "lib/modules", GUEST_MODULE_DIR, "etc")]
+        entries.append(Entry.directory("etc/entrylab"))
+        for name in order:
+            entries.append(Entry.file(f"{GUEST_MODULE_DIR}/{name}.ko", kos[name], 0o644))
+        listing = "".join(f"/{GUEST_MODULE_DIR}/{name}.ko\n" for name in order)
+        entries.append(Entry.file(GUEST_MODULE_LIST, listing.encode(), 0o644))
+        buf = io.BytesIO()
+        write_newc(buf, entries)
+        atomic_write(target, buf.getvalue())
+        self._record(
+            artefacts,
+            f"modules/{recipe.name}",
+            key,
+            [target],
+            modules=order,
+            package=pin.package,
+            version=pin.version,
+        )
+        return target, order
+
+    def _host_key(self, kernel: str, artefacts: dict[str, Any]) -> tuple[Path, str]:
+        """The guests' Ed25519 host key for one kernel's images: made once, then kept (and
+        pinned by the lab: a guest that presents another key is refused)."""
+        out = self.build_dir / "ssh" / kernel
+        target = out / "host_key.cpio"
+        key = _hash_strings(BUILDER_VERSION, SSH_LAYOUT, "host-key", kernel)
+        cached = self._cached(artefacts, f"ssh/host-key/{kernel}", key)
+        if cached is not None:
+            return target, str(cached["public"])
+        private = ed25519.Ed25519PrivateKey.generate()
+        seed = private.private_bytes(
+            serialization.Encoding.Raw,
+            serialization.PrivateFormat.Raw,
+            serialization.NoEncryption(),
+        )
+        public_raw = private.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        public = (
+            private.public_key()
+            .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+            .decode()
+        )
+        # dropbear's own format (dropbear/src/ed25519.c): string "ssh-ed25519", string priv||pub.
+        blob = _ssh_string(b"ssh-ed25519") + _ssh_string(seed + public_raw)
+        buf = io.BytesIO()
+        write_newc(
+            buf,
+            [
+                Entry.directory("etc"),
+                Entry.directory("etc/dropbear"),
+                Entry.file(GUEST_HOST_KEY, blob, 0o600),
+            ],
+        )
+        atomic_write(target, buf.getvalue(), mode=0o600)
+        atomic_write(out / "host_key.pub", (public + "\n").encode())
+        self._record(artefacts, f"ssh/host-key/{kernel}", key, [target], public=public)
+        return target, public
 
     def layered(self, base: Path, names: list[str]) -> Path:
         """The base initramfs with the named layers appended (cached by content)."""
@@ -638,6 +909,71 @@ def _deb_member(deb: Path, name: re.Pattern[str]) -> bytes | None:
                 f = tar.extractfile(member)
                 return f.read() if f else None
     return None
+
+
+def _tar_of(deb: Path) -> tarfile.TarFile:
+    proc = subprocess.run(
+        ["dpkg-deb", "--fsys-tarfile", str(deb)], capture_output=True, check=False
+    )
+    if proc.returncode != 0:
+        raise ImageError(f"{deb}: not a valid .deb ({proc.stderr.decode(errors='replace')[:200]})")
+    return tarfile.open(fileobj=io.BytesIO(proc.stdout))
+
+
+def _deb_files(deb: Path, paths: tuple[str, ...]) -> dict[str, bytes]:
+    """Files of a .deb by path (no leading ./); a symlink gives its target's content."""
+    with _tar_of(deb) as tar:
+        members = {m.name.removeprefix("./"): m for m in tar.getmembers()}
+        out = {}
+        for path in paths:
+            name = path
+            for _ in range(10):
+                m = members.get(name)
+                if m is None or not m.issym():
+                    break
+                target = m.linkname
+                name = str(
+                    Path(target.lstrip("/"))
+                    if target.startswith("/")
+                    else Path(name).parent / target
+                )
+                name = os.path.normpath(name)
+            m = members.get(name)
+            if m is not None and m.isfile():
+                f = tar.extractfile(m)
+                if f is not None:
+                    out[path] = f.read()
+    return out
+
+
+def _deb_modules(deb: Path) -> dict[str, bytes]:
+    """Every uncompressed .ko of a kernel package, by module name (dashes as underscores)."""
+    out = {}
+    with _tar_of(deb) as tar:
+        for m in tar:
+            if m.isfile() and re.match(r"^\./lib/modules/[^/]+/kernel/.*\.ko$", m.name):
+                f = tar.extractfile(m)
+                if f is not None:
+                    out[Path(m.name).stem.replace("-", "_")] = f.read()
+    return out
+
+
+def _module_depends(ko: bytes) -> list[str]:
+    """The depends= field of a module's .modinfo section (what must be loaded before it)."""
+    try:
+        section = ELFFile(io.BytesIO(ko)).get_section_by_name(".modinfo")
+    except ELFError as exc:
+        raise ImageError(f"not a kernel module: {exc}") from None
+    if section is None:
+        return []
+    for field_ in section.data().split(b"\0"):
+        if field_.startswith(b"depends="):
+            return [d for d in field_[len(b"depends=") :].decode().split(",") if d]
+    return []
+
+
+def _ssh_string(data: bytes) -> bytes:
+    return len(data).to_bytes(4, "big") + data
 
 
 def _busybox_applets(busybox: Path) -> list[str]:

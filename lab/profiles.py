@@ -34,8 +34,39 @@ class Expectation:
 
 
 @dataclass(frozen=True)
+class SshTarget:
+    """A machine reached over SSH: address, login, key, and its pinned host key."""
+
+    host: str
+    port: int
+    user: str
+    key: Path  # the lab's private key for this machine
+    host_key: str  # "ssh-ed25519 AAAA...": any other key is refused
+
+    @property
+    def where(self) -> str:
+        return f"{self.user}@{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class LabHost:
+    """Another machine that runs QEMU guests for this lab (`lab run --hosts`)."""
+
+    name: str
+    ssh: SshTarget
+    path: str  # where the checkout is copied there
+    python: str  # the Python with the lab's dependencies there
+    jobs: int | None = None
+    source: str = ""
+
+
+@dataclass(frozen=True)
 class Profile:
-    """One guest configuration of the matrix."""
+    """One guest configuration of the matrix.
+
+    kind "qemu" (the default) boots a guest; kind "ssh" is a real machine reached over SSH
+    (`ssh`), where the guest programs are deployed and run as they are (no qemu, cpu, kernel).
+    """
 
     name: str
     kernel: str
@@ -53,6 +84,15 @@ class Profile:
     icount: bool = False  # QEMU -icount: guest time advances per instruction (exact costs)
     source: str = ""  # "vendors.yaml:12" — where it was defined, for error messages
     overrides: dict[str, str] = field(default_factory=dict, compare=False)
+    kind: str = "qemu"  # or "ssh": a real machine
+    transport: str | None = None  # "console" or "ssh"; None: SSH when the images have it
+    ssh: SshTarget | None = None  # kind ssh: the machine
+    workdir: str = "/tmp"  # kind ssh: where the deploy directory is made
+
+    @property
+    def is_remote(self) -> bool:
+        """A real machine over SSH, not a QEMU guest."""
+        return self.kind == "ssh"
 
     @property
     def cpu_model(self) -> str:
@@ -90,6 +130,41 @@ class MachineVariant:
         )
 
 
+def _ssh_target(raw: dict[str, Any], base: Path) -> SshTarget:
+    return SshTarget(
+        host=str(raw["host"]),
+        port=int(raw.get("port", 22)),
+        user=str(raw["user"]),
+        key=(base / Path(str(raw["key"])).expanduser()).resolve(),
+        host_key=str(raw["host_key"]),
+    )
+
+
+def _remote_profile(name: str, raw: dict[str, Any], where: str, base: Path) -> Profile:
+    e = raw.get("expect", {})
+    return Profile(
+        name=name,
+        kernel="",
+        qemu="",
+        cpu="",
+        expect=Expectation(
+            vendor=e.get("vendor", ""),
+            kernel_bits=int(e.get("kernel_bits", 0)),
+            flags=tuple(e.get("flags", ())),
+            absent_flags=tuple(e.get("absent_flags", ())),
+        ),
+        description=raw.get("description", ""),
+        tags=tuple(raw.get("tags", ())),
+        machine="silicon",
+        boot_timeout_s=float(raw.get("boot_timeout_s", 60.0)),
+        source=where,
+        kind="ssh",
+        transport="ssh",
+        ssh=_ssh_target(raw, base),
+        workdir=str(raw.get("workdir", "/tmp")),
+    )
+
+
 def _profile(name: str, raw: dict[str, Any], defaults: dict[str, Any], where: str) -> Profile:
     merged = {**DEFAULTS, **defaults, **raw}
     e = merged["expect"]
@@ -113,12 +188,15 @@ def _profile(name: str, raw: dict[str, Any], defaults: dict[str, Any], where: st
         boot_timeout_s=float(merged["boot_timeout_s"]),
         silence_timeout_s=float(merged["silence_timeout_s"]),
         source=where,
+        transport=merged.get("transport"),
     )
 
 
 def _check_semantics(doc: Document) -> None:
     """Rules a schema cannot say: contradictory flags, microvm on qemu-system-i386 for 64-bit."""
     for name, raw in doc.data["profiles"].items():
+        if raw.get("kind") == "ssh":
+            continue
         exp = raw["expect"]
         both = set(exp.get("flags", ())) & set(exp.get("absent_flags", ()))
         if both:
@@ -144,8 +222,33 @@ def load_profiles(path: Path) -> dict[str, Profile]:
     profiles = {}
     for name, raw in doc.data["profiles"].items():
         loc = doc.location(("profiles", name))
-        profiles[name] = _profile(name, raw, defaults, f"{loc.path.name}:{loc.line}")
+        where = f"{loc.path.name}:{loc.line}"
+        if raw.get("kind") == "ssh":
+            profiles[name] = _remote_profile(name, raw, where, path.parent)
+        else:
+            profiles[name] = _profile(name, raw, defaults, where)
     return profiles
+
+
+def load_hosts(path: Path) -> dict[str, LabHost]:
+    """The `hosts:` section of vendors.yaml: lab hosts that run QEMU for `lab run --hosts`."""
+    doc = load_yaml(path)
+    if doc.data is None:
+        return {}
+    validate(doc, "vendors")
+    hosts = {}
+    for name, raw in doc.data.get("hosts", {}).items():
+        loc = doc.location(("hosts", name))
+        path_there = str(raw["path"])
+        hosts[name] = LabHost(
+            name=name,
+            ssh=_ssh_target(raw, path.parent),
+            path=path_there,
+            python=str(raw.get("python", f"{path_there.rstrip('/')}/.venv/bin/python")),
+            jobs=raw.get("jobs"),
+            source=f"{loc.path.name}:{loc.line}",
+        )
+    return hosts
 
 
 def select(profiles: dict[str, Profile], wanted: list[str] | None, origin: str) -> list[Profile]:

@@ -23,8 +23,26 @@
  *   RUN <id> <hexarg> [<hexarg> ...]   run argv, output framed as above
  *   KILL <id>                          SIGKILL the running command's group
  *   VDSO <id>                          dump this process's vDSO image as hex
+ *   PING <id>                          answer at once (protocol round trip)
+ *   AUTHKEY <id> <hexkey>              write /root/.ssh/authorized_keys (0600)
  *   SHELL                              interactive busybox shell on the console
- *   POWEROFF                           sync and power off
+ *   POWEROFF                           sync and power off (serve mode: just exit)
+ *
+ * With `entrylab.net=1` on the kernel command line, PID 1 first loads the NIC
+ * modules listed in /etc/entrylab/modules (finit_module, in that order, with
+ * their `module.param=` words from the command line), configures eth0 as
+ * 10.0.2.15/24 via 10.0.2.2 (QEMU user networking), starts dropbear on port 22
+ * with the image's pinned host key, and only then says READY ("ssh":true, or
+ * "ssh":false with "ssh_error").
+ *
+ * Other modes, for the SSH transport (lab/ssh.py):
+ *
+ *   agent serve NONCE [--bin DIR]   the same protocol on stdin/stdout (an SSH
+ *                                   channel); READY first. Commands named
+ *                                   /lab/bin/<prog> run DIR/<prog> when it exists
+ *                                   (DIR defaults to /lab/bin-deployed, where the
+ *                                   lab deploys programs over SFTP).
+ *   agent info                      print the READY JSON and exit.
  */
 #define _GNU_SOURCE
 #include <cpuid.h>
@@ -37,14 +55,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <net/route.h>
+#include <netinet/in.h>
 #include <sys/auxv.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #define LINE_MAX_LEN 65536
@@ -53,6 +78,13 @@
 static char nonce[64] = "nononce";
 static struct termios saved_tio;
 static int have_saved_tio;
+static int serve_mode;                             /* protocol on an SSH channel, not PID 1 */
+static int stdin_eof;                              /* serve mode: the host hung up */
+static char deploy_dir[1024] = "/lab/bin-deployed"; /* preferred over /lab/bin/ */
+static char kcmdline[4096];                        /* /proc/cmdline */
+static int net_wanted;                             /* entrylab.net=1 */
+static int ssh_ok;
+static char ssh_error[512];
 
 /* write(2) all of buf, retrying on short writes and EINTR. */
 static void write_all(int fd, const char *buf, size_t len)
@@ -103,19 +135,19 @@ static void mount_basics(void)
 /* The per-boot nonce comes from the kernel command line: entrylab.nonce=... */
 static void read_nonce(void)
 {
-	char cmdline[4096];
 	int fd = open("/proc/cmdline", O_RDONLY);
 	ssize_t n;
 	char *p;
 
 	if (fd < 0)
 		return;
-	n = read(fd, cmdline, sizeof(cmdline) - 1);
+	n = read(fd, kcmdline, sizeof(kcmdline) - 1);
 	close(fd);
 	if (n <= 0)
 		return;
-	cmdline[n] = 0;
-	p = strstr(cmdline, "entrylab.nonce=");
+	kcmdline[n] = 0;
+	net_wanted = strstr(kcmdline, "entrylab.net=1") != NULL;
+	p = strstr(kcmdline, "entrylab.nonce=");
 	if (!p)
 		return;
 	p += strlen("entrylab.nonce=");
@@ -125,6 +157,224 @@ static void read_nonce(void)
 		i++;
 	}
 	nonce[i] = 0;
+}
+
+/* ---- entrylab.net=1: NIC modules, eth0, dropbear (the SSH transport) ---- */
+
+#define MODULE_LIST "/etc/entrylab/modules"
+#define HOST_KEY "/etc/dropbear/dropbear_ed25519_host_key"
+#define DROPBEAR_LOG "/var/log/dropbear.log"
+
+static void msleep(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* "virtio_mmio.device=..." words of the command line become "device=..." for it. */
+static void module_params(const char *name, char *out, size_t cap)
+{
+	size_t nlen = strlen(name), n = 0;
+	const char *p = kcmdline;
+
+	out[0] = 0;
+	while (*p) {
+		size_t len = strcspn(p, " \n");
+		if (len > nlen + 1 && strncmp(p, name, nlen) == 0 && p[nlen] == '.' &&
+		    n + len - nlen + 1 < cap) {
+			n += (size_t)snprintf(out + n, cap - n, "%s%.*s", n ? " " : "",
+					      (int)(len - nlen - 1), p + nlen + 1);
+		}
+		p += len;
+		while (*p == ' ' || *p == '\n')
+			p++;
+	}
+}
+
+/* finit_module(2) every module of MODULE_LIST in order (modprobe is not needed). */
+static int load_modules(void)
+{
+	FILE *f = fopen(MODULE_LIST, "r");
+	char path[512], params[1024];
+
+	if (!f) {
+		snprintf(ssh_error, sizeof(ssh_error), "no %s in the initramfs", MODULE_LIST);
+		return -1;
+	}
+	while (fgets(path, sizeof(path), f)) {
+		path[strcspn(path, "\n")] = 0;
+		if (!path[0])
+			continue;
+		const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+		char name[128];
+		snprintf(name, sizeof(name), "%.*s", (int)strcspn(base, "."), base);
+		module_params(name, params, sizeof(params));
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || (syscall(SYS_finit_module, fd, params, 0) != 0 && errno != EEXIST)) {
+			snprintf(ssh_error, sizeof(ssh_error), "loading %.300s: %s", path,
+				 strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			fclose(f);
+			return -1;
+		}
+		close(fd);
+	}
+	fclose(f);
+	return 0;
+}
+
+static int set_addr(int s, const char *ifname, unsigned long req, const char *addr)
+{
+	struct ifreq ifr;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ifr.ifr_addr;
+
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", ifname);
+	sin->sin_family = AF_INET;
+	inet_pton(AF_INET, addr, &sin->sin_addr);
+	return ioctl(s, req, &ifr);
+}
+
+static int set_up(int s, const char *ifname)
+{
+	struct ifreq ifr;
+
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", ifname);
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) != 0)
+		return -1;
+	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+	return ioctl(s, SIOCSIFFLAGS, &ifr);
+}
+
+/* lo up; eth0 10.0.2.15/24, default route via 10.0.2.2 (QEMU user networking). */
+static int configure_eth0(void)
+{
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct rtentry rt;
+	int tries;
+
+	if (s < 0) {
+		snprintf(ssh_error, sizeof(ssh_error), "socket: %s", strerror(errno));
+		return -1;
+	}
+	set_up(s, "lo");
+	for (tries = 0; if_nametoindex("eth0") == 0 && tries < 250; tries++)
+		msleep(20); /* the driver's probe registers eth0, normally at once */
+	if (set_addr(s, "eth0", SIOCSIFADDR, "10.0.2.15") != 0 ||
+	    set_addr(s, "eth0", SIOCSIFNETMASK, "255.255.255.0") != 0 || set_up(s, "eth0") != 0) {
+		snprintf(ssh_error, sizeof(ssh_error), "configuring eth0: %s%s", strerror(errno),
+			 if_nametoindex("eth0") ? "" : " (no eth0: is the NIC there?)");
+		close(s);
+		return -1;
+	}
+	memset(&rt, 0, sizeof(rt));
+	((struct sockaddr_in *)&rt.rt_dst)->sin_family = AF_INET;
+	((struct sockaddr_in *)&rt.rt_genmask)->sin_family = AF_INET;
+	((struct sockaddr_in *)&rt.rt_gateway)->sin_family = AF_INET;
+	inet_pton(AF_INET, "10.0.2.2", &((struct sockaddr_in *)&rt.rt_gateway)->sin_addr);
+	rt.rt_flags = RTF_UP | RTF_GATEWAY;
+	ioctl(s, SIOCADDRT, &rt); /* not needed for the host forward: best effort */
+	close(s);
+	return 0;
+}
+
+/* Is something listening on TCP port 22 (/proc/net/tcp, state 0A)? */
+static int port22_listening(void)
+{
+	FILE *f = fopen("/proc/net/tcp", "r");
+	char line[256];
+	int found = 0;
+
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, ":0016 00000000:0000 0A") != NULL;
+	fclose(f);
+	return found;
+}
+
+/* dropbear in the foreground (our child), public-key logins only, pinned host key. */
+static int start_dropbear(void)
+{
+	pid_t pid;
+	int status, tries;
+
+	mkdir("/var", 0755);
+	mkdir("/var/log", 0755);
+	pid = fork();
+	if (pid < 0) {
+		snprintf(ssh_error, sizeof(ssh_error), "fork: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		int log = open(DROPBEAR_LOG, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		int null = open("/dev/null", O_RDWR);
+		setsid();
+		dup2(null, 0);
+		dup2(log >= 0 ? log : null, 1);
+		dup2(log >= 0 ? log : null, 2);
+		execl("/usr/sbin/dropbear", "dropbear", "-F", "-E", "-s", "-r", HOST_KEY, "-p", "22",
+		      (char *)NULL);
+		dprintf(2, "exec /usr/sbin/dropbear: %s\n", strerror(errno));
+		_exit(127);
+	}
+	for (tries = 0; tries < 500; tries++) {
+		if (port22_listening())
+			return 0;
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			char tail[256] = "";
+			int fd = open(DROPBEAR_LOG, O_RDONLY);
+			ssize_t n = fd >= 0 ? read(fd, tail, sizeof(tail) - 1) : 0;
+			if (fd >= 0)
+				close(fd);
+			tail[n > 0 ? n : 0] = 0;
+			tail[strcspn(tail, "\n")] = 0;
+			snprintf(ssh_error, sizeof(ssh_error), "dropbear exited (status %d): %s",
+				 status, tail);
+			return -1;
+		}
+		msleep(20);
+	}
+	snprintf(ssh_error, sizeof(ssh_error), "dropbear is not listening on port 22 after 10 s");
+	return -1;
+}
+
+static void start_network(void)
+{
+	mkdir(deploy_dir, 0755);
+	ssh_ok = load_modules() == 0 && configure_eth0() == 0 && start_dropbear() == 0;
+}
+
+static int unhex(char *s);
+
+/* AUTHKEY: the host's public key for this boot, the only way in over SSH. */
+static void cmd_authkey(const char *id, char *hexkey)
+{
+	int fd;
+	size_t len = strlen(hexkey) / 2;
+
+	if (!unhex(hexkey)) {
+		frame("%s=ERROR malformed AUTHKEY request", id);
+		return;
+	}
+	mkdir("/root", 0700);
+	mkdir("/root/.ssh", 0700);
+	chmod("/root", 0700);
+	chmod("/root/.ssh", 0700);
+	fd = open("/root/.ssh/authorized_keys", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		frame("%s=ERROR authorized_keys: %s", id, strerror(errno));
+		return;
+	}
+	write_all(fd, hexkey, len);
+	write_all(fd, "\n", 1);
+	fchmod(fd, 0600);
+	close(fd);
+	frame("%s=EXIT 0", id);
 }
 
 /* Console to protocol mode: no echo, canonical lines, no output mangling. */
@@ -221,8 +471,8 @@ static int vdso_range(unsigned long *start, unsigned long *end)
 	return -1;
 }
 
-/* The READY line: who this guest is, as CPUID, the kernel and the auxv say. */
-static void announce_ready(void)
+/* The READY JSON: who this guest is, as CPUID, the kernel and the auxv say. */
+static const char *identity_json(void)
 {
 	static char json[16384];
 	char tmp[4096], vendor[13] = { 0 }, brand[49] = { 0 };
@@ -282,7 +532,19 @@ static void announce_ready(void)
 			      ",\"vdso_start\":%lu,\"vdso_end\":%lu,\"nprocs\":%ld}",
 			      getauxval(AT_SYSINFO), getauxval(AT_SYSINFO_EHDR), vs, ve,
 			      sysconf(_SC_NPROCESSORS_ONLN));
-	frame("READY %s", json);
+	if (net_wanted) {
+		n--; /* reopen the object for the SSH fields */
+		n += (size_t)snprintf(json + n, sizeof(json) - n, ",\"ssh\":%s,\"ssh_error\":",
+				      ssh_ok ? "true" : "false");
+		n += json_str(json + n, sizeof(json) - n, ssh_error);
+		snprintf(json + n, sizeof(json) - n, "}");
+	}
+	return json;
+}
+
+static void announce_ready(void)
+{
+	frame("READY %s", identity_json());
 }
 
 /* Decode one hex-encoded argument in place; returns 0 on malformed input. */
@@ -323,6 +585,8 @@ static void fill_requests(void)
 	ssize_t n = read(0, rq_buf + rq_len, sizeof(rq_buf) - rq_len);
 	if (n > 0)
 		rq_len += (size_t)n;
+	else if (n == 0 && serve_mode)
+		stdin_eof = 1;
 }
 
 /* While a command runs, a pending "KILL <id>" is taken; other requests wait. */
@@ -414,6 +678,13 @@ static void cmd_run(const char *id, char **argv)
 		close(pfd[0]);
 		close(pfd[1]);
 		signal(SIGPIPE, SIG_DFL);
+		if (strncmp(argv[0], "/lab/bin/", 9) == 0) {
+			/* A program deployed over SFTP wins over the image's copy. */
+			static char deployed[2048];
+			snprintf(deployed, sizeof(deployed), "%s/%s", deploy_dir, argv[0] + 9);
+			if (access(deployed, X_OK) == 0)
+				argv[0] = deployed;
+		}
 		execvp(argv[0], argv);
 		dprintf(2, "entrylab-agent: exec %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
@@ -422,7 +693,7 @@ static void cmd_run(const char *id, char **argv)
 	close(pfd[1]);
 	for (;;) {
 		struct pollfd fds[2] = { { pfd[0], POLLIN, 0 }, { 0, POLLIN, 0 } };
-		if (request_pending())
+		if (request_pending() || stdin_eof)
 			fds[1].fd = -1; /* the host is ahead of us: leave it queued */
 		if (poll(fds, 2, -1) < 0) {
 			if (errno == EINTR)
@@ -431,7 +702,7 @@ static void cmd_run(const char *id, char **argv)
 		}
 		if (fds[1].revents & POLLIN)
 			fill_requests();
-		if (take_kill())
+		if (take_kill() || stdin_eof) /* serve mode: nobody is left to read it */
 			kill(-pid, SIGKILL);
 		if (fds[0].revents & (POLLIN | POLLHUP)) {
 			ssize_t n = read(pfd[0], out + len, LINE_MAX_LEN - len);
@@ -496,6 +767,8 @@ static void cmd_shell(void)
 
 static void power_off(void)
 {
+	if (serve_mode || getpid() != 1)
+		exit(0); /* never power off a machine we were only a guest program on */
 	sync();
 	reboot(RB_POWER_OFF);
 	/* Machines without ACPI cannot power off; the host stops QEMU via QMP. */
@@ -503,7 +776,29 @@ static void power_off(void)
 		pause();
 }
 
-int main(void)
+/* `serve NONCE [--bin DIR]` and `info`: the SSH transport's modes (see the top). */
+static int other_mode(int argc, char **argv)
+{
+	char path[sizeof(deploy_dir) + 64];
+
+	if (argc >= 2 && strcmp(argv[1], "info") == 0) {
+		printf("%s\n", identity_json());
+		return 1;
+	}
+	if (argc < 3 || strcmp(argv[1], "serve") != 0) {
+		fprintf(stderr, "usage: %s serve NONCE [--bin DIR] | %s info\n", argv[0], argv[0]);
+		exit(2);
+	}
+	serve_mode = 1;
+	snprintf(nonce, sizeof(nonce), "%s", argv[2]);
+	if (argc >= 5 && strcmp(argv[3], "--bin") == 0)
+		snprintf(deploy_dir, sizeof(deploy_dir), "%s", argv[4]);
+	snprintf(path, sizeof(path), "%s:/lab/bin:/bin:/sbin:/usr/bin:/usr/sbin", deploy_dir);
+	setenv("PATH", path, 1);
+	return 0;
+}
+
+int main(int main_argc, char **main_argv)
 {
 	static char req[LINE_MAX_LEN];
 	char *argv[MAX_ARGS + 1];
@@ -511,10 +806,17 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN);
 	if (getpid() == 1)
 		mount_basics();
-	setenv("PATH", "/lab/bin:/bin:/sbin:/usr/bin:/usr/sbin", 1);
+	setenv("PATH", "/lab/bin-deployed:/lab/bin:/bin:/sbin:/usr/bin:/usr/sbin", 1);
 	setenv("HOME", "/root", 1);
-	read_nonce();
-	console_protocol_mode();
+	if (getpid() != 1 && main_argc > 1) {
+		if (other_mode(main_argc, main_argv))
+			return 0;
+	} else {
+		read_nonce();
+		console_protocol_mode();
+		if (net_wanted)
+			start_network();
+	}
 	announce_ready();
 
 	for (;;) {
@@ -529,8 +831,15 @@ int main(void)
 			continue;
 		if (strcmp(verb, "POWEROFF") == 0) {
 			power_off();
-		} else if (strcmp(verb, "SHELL") == 0) {
+		} else if (strcmp(verb, "SHELL") == 0 && !serve_mode) {
 			cmd_shell();
+		} else if (strcmp(verb, "AUTHKEY") == 0) {
+			char *id = strtok_r(NULL, " ", &save);
+			char *key = strtok_r(NULL, " ", &save);
+			if (id && key)
+				cmd_authkey(id, key);
+			else
+				frame("?=ERROR AUTHKEY needs an id and a key");
 		} else if (strcmp(verb, "VDSO") == 0 || strcmp(verb, "RUN") == 0) {
 			char *id = strtok_r(NULL, " ", &save);
 			int argc = 0, ok = 1;
@@ -555,6 +864,10 @@ int main(void)
 				cmd_run(id, argv);
 		} else if (strcmp(verb, "KILL") == 0) {
 			/* Nothing is running: the command already finished. */
+		} else if (strcmp(verb, "PING") == 0) {
+			/* The protocol's own round trip, without fork/exec (lab bench). */
+			char *id = strtok_r(NULL, " ", &save);
+			frame("%s=EXIT 0", id ? id : "?");
 		} else {
 			frame("?=ERROR unknown request %s", verb);
 		}

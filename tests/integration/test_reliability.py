@@ -104,6 +104,8 @@ def test_flood_is_capped_and_memory_stays_bounded(root: Path, tmp_path: Path) ->
         "--reports",
         str(tmp_path / "r"),
         "--plain",
+        "--transport",
+        "console",
         env={"ENTRYLAB_CONSOLE_CAP_MB": "1"},
     )
     assert result.returncode == 1, result.stdout + result.stderr
