@@ -183,11 +183,45 @@ def _run_program(ctx: CheckContext) -> CommandResult:
     )
 
 
+def program_trouble(
+    ctx: CheckContext,
+    result: CommandResult,
+    any_results: bool,
+    problems: list[str],
+    any_verdicts: bool,
+) -> list[Verdict]:
+    """What a results-printing guest program's run adds beyond its own result lines:
+    unparseable lines, a bad exit (an error if it reported nothing, else a failure), silence."""
+    output = "\n".join(result.output[-200:])
+    out = []
+    if problems:
+        out.append(
+            ctx.verdict(
+                Status.ERROR,
+                "unparseable guest output: " + problems[0],
+                excerpt=output,
+                observed=problems,
+            )
+        )
+    if not result.ok:
+        out.append(
+            ctx.verdict(
+                Status.FAIL if any_results else Status.ERROR,
+                f"{ctx.scenario.program}: {result.describe()}",
+                excerpt=output,
+            )
+        )
+    if not out and not any_verdicts:
+        out.append(
+            ctx.verdict(Status.ERROR, f"{ctx.scenario.program} reported no results", excerpt=output)
+        )
+    return out
+
+
 @register("results")
 def check_results(ctx: CheckContext) -> list[Verdict]:
     """A self-checking guest program: one verdict per JSON result line it prints."""
     result = _run_program(ctx)
-    output = "\n".join(result.output[-200:])
     results, problems = parse_result_lines(result.output)
     verdicts = [
         ctx.verdict(
@@ -199,28 +233,7 @@ def check_results(ctx: CheckContext) -> list[Verdict]:
         )
         for r in results
     ]
-    if problems:
-        verdicts.append(
-            ctx.verdict(
-                Status.ERROR,
-                "unparseable guest output: " + problems[0],
-                excerpt=output,
-                observed=problems,
-            )
-        )
-    if not result.ok:
-        verdicts.append(
-            ctx.verdict(
-                Status.ERROR if not results else Status.FAIL,
-                f"{ctx.scenario.program}: {result.describe()}",
-                excerpt=output,
-            )
-        )
-    if not verdicts:
-        verdicts.append(
-            ctx.verdict(Status.ERROR, f"{ctx.scenario.program} reported no results", excerpt=output)
-        )
-    return verdicts
+    return verdicts + program_trouble(ctx, result, bool(results), problems, bool(verdicts))
 
 
 @register("exit-code")

@@ -14,7 +14,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from lab.checks import CheckContext, cpu_identity, parse_result_lines, register
+from lab.checks import (
+    CheckContext,
+    cpu_identity,
+    parse_result_lines,
+    program_trouble,
+    register,
+)
 from lab.errors import GuestError
 from lab.model import Prediction, predict
 from lab.model.clone import predict_child, predict_vfork_parent
@@ -199,7 +205,6 @@ def _verdicts(
     pred: Prediction,
 ) -> list[Verdict]:
     """One verdict per result line, judged against the model; program-level problems too."""
-    output = "\n".join(result.output[-200:])
     results, problems = parse_result_lines(result.output)
     verdicts = []
     for r in results:
@@ -221,23 +226,7 @@ def _verdicts(
                 excerpt="" if status is Status.PASS else str(r.get("message", "")),
             )
         )
-    if problems:
-        verdicts.append(
-            ctx.verdict(Status.ERROR, "unparseable guest output: " + problems[0], excerpt=output)
-        )
-    if not result.ok:
-        verdicts.append(
-            ctx.verdict(
-                Status.ERROR if not results else Status.FAIL,
-                f"{ctx.scenario.program}: {result.describe()}",
-                excerpt=output,
-            )
-        )
-    if not verdicts:
-        verdicts.append(
-            ctx.verdict(Status.ERROR, f"{ctx.scenario.program} reported no results", excerpt=output)
-        )
-    return verdicts
+    return verdicts + program_trouble(ctx, result, bool(results), problems, bool(verdicts))
 
 
 def _prediction(ctx: CheckContext) -> Prediction:

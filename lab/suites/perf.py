@@ -30,7 +30,13 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from lab.checks import CheckContext, cpu_identity, parse_result_lines, register
+from lab.checks import (
+    CheckContext,
+    cpu_identity,
+    parse_result_lines,
+    program_trouble,
+    register,
+)
 from lab.fsutil import atomic_write
 from lab.model import EntryPath, Prediction, ReturnInsn, predict
 from lab.model.stub import disassemble, shipped_stub_bytes
@@ -466,7 +472,6 @@ def check_syscall_cost(ctx: CheckContext) -> list[Verdict]:
     result = ctx.session.run(
         [f"/lab/bin/{ctx.scenario.program}", *ctx.scenario.args], timeout=ctx.scenario.timeout_s
     )
-    output = "\n".join(result.output[-50:])
     # The raw result lines, kept with the guest's artefacts (re-analysis, test data).
     atomic_write(
         ctx.artefacts / f"{ctx.scenario.name}.out",
@@ -482,25 +487,4 @@ def check_syscall_cost(ctx: CheckContext) -> list[Verdict]:
         ctx.verdict(f.status, f.message, path=f.path, observed=f.observed, predicted=f.predicted)
         for f in findings
     ]
-    if problems:
-        verdicts.append(
-            ctx.verdict(
-                Status.ERROR,
-                "unparseable guest output: " + problems[0],
-                excerpt=output,
-                observed=problems,
-            )
-        )
-    if not result.ok:
-        verdicts.append(
-            ctx.verdict(
-                Status.ERROR if not results else Status.FAIL,
-                f"{ctx.scenario.program}: {result.describe()}",
-                excerpt=output,
-            )
-        )
-    if not verdicts:
-        verdicts.append(
-            ctx.verdict(Status.ERROR, f"{ctx.scenario.program} reported no results", excerpt=output)
-        )
-    return verdicts
+    return verdicts + program_trouble(ctx, result, bool(results), problems, bool(verdicts))
