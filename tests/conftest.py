@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -29,3 +32,38 @@ def qemu_children() -> list[str]:
         if name.startswith("qemu-system") and int(fields[1]) == me and fields[0] != "Z":
             found.append(f"{stat.parent.name} {name}")
     return found
+
+
+def lab_cli(
+    *args: str, cwd: Path, timeout: float = 900, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`lab ARGS` as a user runs it: a separate process, output captured, never a hang."""
+    return subprocess.run(
+        [sys.executable, "-m", "lab.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def sigterm_when(root: Path, marker: str, *args: str) -> tuple[int, str]:
+    """Start `lab ARGS`, send SIGTERM once a line contains marker; (exit code, output)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lab.cli", *args],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    seen = ""
+    for line in proc.stdout:
+        seen += line
+        if marker in line:
+            break
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=120)
+    return proc.returncode, seen + out

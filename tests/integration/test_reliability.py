@@ -22,6 +22,7 @@ from lab.images import ImageSet
 from lab.machine import Machine
 from lab.profiles import Profile
 from lab.transport import GuestSession
+from tests.conftest import lab_cli, sigterm_when
 
 pytestmark = pytest.mark.integration
 
@@ -29,15 +30,7 @@ pytestmark = pytest.mark.integration
 def lab(
     root: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 600
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "lab.cli", *args],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        env={**os.environ, **(env or {})},
-    )
+    return lab_cli(*args, cwd=root, timeout=timeout, env=env)
 
 
 def suite(tmp_path: Path, body: str) -> Path:
@@ -143,32 +136,19 @@ def test_sigterm_stops_cleanly(root: Path, tmp_path: Path) -> None:
         tmp_path,
         "  slow:\n    program: fault_inject\n    args: [sleep, '60']\n    check: exit-code\n",
     )
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "lab.cli",
-            "run",
-            "--profiles",
-            "amd-syscall32,i386-int80",
-            "--scenario-dir",
-            str(scenarios),
-            "--reports",
-            str(tmp_path / "r"),
-            "--plain",
-        ],
-        cwd=root,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    code, out = sigterm_when(
+        root,
+        "running slow",
+        "run",
+        "--profiles",
+        "amd-syscall32,i386-int80",
+        "--scenario-dir",
+        str(scenarios),
+        "--reports",
+        str(tmp_path / "r"),
+        "--plain",
     )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if "running slow" in line:
-            break
-    proc.send_signal(signal.SIGTERM)
-    out, _ = proc.communicate(timeout=120)
-    assert proc.returncode == 130, out
+    assert code == 130, out
     data = json.loads(((tmp_path / "r" / "latest") / "results.json").read_text())
     assert data["state"] == "interrupted"
     assert all("interrupted" in v["message"] for v in data["verdicts"])
@@ -271,19 +251,7 @@ def test_interrupted_run_resumes_without_redoing_what_finished(root: Path, tmp_p
         "    check: exit-code\n",
     )
     common = ["--scenario-dir", str(scenarios), "--reports", str(tmp_path / "r"), "--plain"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "lab.cli", "run", "--profiles", "amd-syscall32", *common],
-        cwd=root,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if "running slow" in line:
-            break
-    proc.send_signal(signal.SIGTERM)
-    proc.communicate(timeout=120)
+    sigterm_when(root, "running slow", "run", "--profiles", "amd-syscall32", *common)
     run = (tmp_path / "r" / "latest").resolve()
     first = json.loads((run / "results.json").read_text())
     assert first["state"] == "interrupted"

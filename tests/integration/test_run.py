@@ -4,24 +4,18 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import lab_cli
+
 pytestmark = pytest.mark.integration
 
 
 def lab(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "lab.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
+    return lab_cli(*args, cwd=cwd, timeout=900)
 
 
 def test_run_vdso_entry_on_64_and_32_bit(root: Path, tmp_path: Path) -> None:

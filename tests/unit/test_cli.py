@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
+
+from tests.conftest import lab_cli
 
 
 def lab(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "lab.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return lab_cli(*args, cwd=cwd, timeout=120)
 
 
 def test_invalid_vendors_file(tmp_path: Path, root: Path) -> None:
