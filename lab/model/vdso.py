@@ -27,6 +27,9 @@ from lab.model.stub import X86_NOPS, StubDecoding, decode_stub
 __all__ = ["AltInstr", "VdsoError", "VdsoImage", "apply_alternatives", "parse_vdso"]
 
 _ALT_INSTR = struct.Struct("<iiHBB")  # struct alt_instr (arch/x86/include/asm/alternative.h)
+# Newer kernels (seen on 6.18) widen the feature word to u32 ft_flags: feature in the low 16
+# bits, flags (ALT_FLAG_NOT = bit 0) in the high 16 — 14-byte entries.
+_ALT_INSTR_FT = struct.Struct("<iiIBB")
 ALTINSTR_FLAG_INV = 1 << 15  # "patch if feature is *not* present"
 ASM_NOP_MAX = 8
 
@@ -95,28 +98,37 @@ def _elf_symbols(elf: ELFFile) -> dict[str, int]:
 
 
 def _elf_alternatives(elf: ELFFile, image: bytes) -> tuple[AltInstr, ...]:
+    """The image's alternatives, in whichever entry layout fits every entry (6.1: 12 bytes)."""
     section = elf.get_section_by_name(".altinstructions")
     if section is None:
         return ()
     base, size = int(section["sh_offset"]), int(section["sh_size"])
-    if size % _ALT_INSTR.size or base + size > len(image):
-        raise VdsoError(f".altinstructions is {size} bytes at 0x{base:x}: truncated or malformed")
+    for layout in (_ALT_INSTR, _ALT_INSTR_FT):
+        if size % layout.size == 0 and base + size <= len(image):
+            alts = _alternatives_as(layout, image, base, size)
+            if alts is not None:
+                return alts
+    raise VdsoError(
+        f".altinstructions is {size} bytes at 0x{base:x}: truncated or malformed "
+        "(neither 12- nor 14-byte alt_instr entries fit)"
+    )
+
+
+def _alternatives_as(
+    layout: struct.Struct, image: bytes, base: int, size: int
+) -> tuple[AltInstr, ...] | None:
     alts: list[AltInstr] = []
-    for entry in range(base, base + size, _ALT_INSTR.size):
-        instr_off, repl_off, cpuid, instrlen, repl_len = _ALT_INSTR.unpack_from(image, entry)
+    for entry in range(base, base + size, layout.size):
+        instr_off, repl_off, word, instrlen, repl_len = layout.unpack_from(image, entry)
         site = entry + instr_off  # PC-relative: &a->instr_offset + a->instr_offset
         repl = entry + 4 + repl_off  # &a->repl_offset + a->repl_offset
         if not (0 <= site <= len(image) - instrlen and 0 <= repl <= len(image) - repl_len):
-            raise VdsoError(f"alt_instr at 0x{entry:x} points outside the image")
-        alts.append(
-            AltInstr(
-                site,
-                instrlen,
-                image[repl : repl + repl_len],
-                cpuid & ~ALTINSTR_FLAG_INV,
-                bool(cpuid & ALTINSTR_FLAG_INV),
-            )
-        )
+            return None
+        if layout is _ALT_INSTR:
+            feature, inverted = word & ~ALTINSTR_FLAG_INV, bool(word & ALTINSTR_FLAG_INV)
+        else:
+            feature, inverted = word & 0xFFFF, bool((word >> 16) & 1)
+        alts.append(AltInstr(site, instrlen, image[repl : repl + repl_len], feature, inverted))
     return tuple(alts)
 
 

@@ -223,3 +223,17 @@ def test_no_kernel_vsyscall() -> None:
 def test_fixtures_are_the_captured_bytes() -> None:
     for bits, path in IMAGES.items():
         assert hashlib.sha256(path.read_bytes()).hexdigest() == SHA256[bits], path
+
+
+def test_a_newer_kernels_14_byte_alternatives_parse() -> None:
+    """Linux 6.18 widened alt_instr's feature word (u32 ft_flags): 14-byte entries."""
+    from pathlib import Path
+
+    from lab.model import EntryPath, parse_vdso
+
+    image = Path(__file__).parents[1] / "data" / "model" / "vdso32-6.18-host-amd-patched.so"
+    vdso = parse_vdso(image.read_bytes())
+    assert len(vdso.alternatives) == 17
+    stub = vdso.stub()
+    assert stub.path is EntryPath.SYSCALL
+    assert stub.hex() == "51 52 55 89 cd 0f 05 cd 80 5d 5a 59 c3"
