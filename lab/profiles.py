@@ -6,7 +6,7 @@ it is at boot. Adding a vendor is adding YAML, not code.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +83,6 @@ class Profile:
     silence_timeout_s: float = 60.0
     icount: bool = False  # QEMU -icount: guest time advances per instruction (exact costs)
     source: str = ""  # "vendors.yaml:12" — where it was defined, for error messages
-    overrides: dict[str, str] = field(default_factory=dict, compare=False)
     kind: str = "qemu"  # or "ssh": a real machine
     transport: str | None = None  # "console" or "ssh"; None: SSH when the images have it
     ssh: SshTarget | None = None  # kind ssh: the machine
@@ -100,7 +99,7 @@ class Profile:
         return self.cpu.split(",")[0]
 
     def with_kernel(self, kernel: str) -> Profile:
-        return replace(self, kernel=kernel, overrides={**self.overrides, "kernel": kernel})
+        return replace(self, kernel=kernel)
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,6 @@ class Scenario:
     needs: tuple[str, ...] = ()  # initramfs layers (lab.images.LAYERS) the program needs
     machine: MachineVariant = field(default_factory=MachineVariant)  # its own boot if not default
     source: str = ""  # file:line of its definition
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def applies_to(self, profile: Profile) -> bool:
         if "all" in self.profiles:
