@@ -67,3 +67,20 @@ def sigterm_when(root: Path, marker: str, *args: str) -> tuple[int, str]:
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=120)
     return proc.returncode, seen + out
+
+
+TEST_TAG = "ENTRYLAB_TEST_TAG"
+
+
+def tagged_qemu(tag: str) -> list[int]:
+    """Live QEMU processes started under a test's tag (QEMU inherits the lab's environment)."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if (proc / "comm").read_text().startswith("qemu-system") and (
+                f"{TEST_TAG}={tag}".encode() in (proc / "environ").read_bytes()
+            ):
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found

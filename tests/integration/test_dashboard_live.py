@@ -13,9 +13,10 @@ import pexpect
 import pyte
 import pytest
 
-pytestmark = pytest.mark.integration
+from tests.conftest import TEST_TAG as TAG
+from tests.conftest import tagged_qemu
 
-TAG = "ENTRYLAB_TEST_TAG"
+pytestmark = pytest.mark.integration
 
 
 def spawn_lab(root: Path, tag: str, *args: str, cols: int = 80, rows: int = 24) -> pexpect.spawn:
@@ -29,20 +30,6 @@ def spawn_lab(root: Path, tag: str, *args: str, cols: int = 80, rows: int = 24) 
         dimensions=(rows, cols),
         timeout=600,
     )
-
-
-def tagged_qemu(tag: str) -> list[int]:
-    """Live QEMU processes started under this test's tag (inherited environment)."""
-    found = []
-    for proc in Path("/proc").glob("[0-9]*"):
-        try:
-            if not (proc / "comm").read_text().startswith("qemu-system"):
-                continue
-            if f"{TAG}={tag}".encode() in (proc / "environ").read_bytes():
-                found.append(int(proc.name))
-        except OSError:
-            continue
-    return found
 
 
 def read_all(child: pexpect.spawn, screen: pyte.Screen) -> bytes:

@@ -22,7 +22,7 @@ from lab.images import ImageSet
 from lab.machine import Machine
 from lab.profiles import Profile
 from lab.transport import GuestSession
-from tests.conftest import lab_cli, sigterm_when
+from tests.conftest import lab_cli, sigterm_when, tagged_qemu
 
 pytestmark = pytest.mark.integration
 
@@ -199,8 +199,7 @@ def test_disk_full_while_writing_the_report(root: Path, tmp_path: Path) -> None:
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.decode().strip()}")
     try:
-        first = lab(
-            root,
+        args = [
             "run",
             "--profiles",
             "amd-syscall32",
@@ -209,7 +208,8 @@ def test_disk_full_while_writing_the_report(root: Path, tmp_path: Path) -> None:
             "--reports",
             str(small),
             "--plain",
-        )
+        ]
+        first = lab(root, *args)
         assert first.returncode == 0, first.stdout + first.stderr
         before = {p: p.read_bytes() for p in small.glob("*/results.json")}
         latest = (small / "latest").resolve()
@@ -221,17 +221,7 @@ def test_disk_full_while_writing_the_report(root: Path, tmp_path: Path) -> None:
                     f.flush()
         except OSError:
             pass
-        second = lab(
-            root,
-            "run",
-            "--profiles",
-            "amd-syscall32",
-            "--scenarios",
-            "vdso-entry",
-            "--reports",
-            str(small),
-            "--plain",
-        )
+        second = lab(root, *args)
         assert second.returncode == 2
         assert "No space left on device" in second.stderr
         assert "Traceback" not in second.stderr
@@ -294,16 +284,3 @@ def test_qemu_of_a_sigkilled_lab_is_reaped_by_the_next_lab(root: Path) -> None:
     lab(root, "profiles")  # any lab command cleans up after a dead lab
     time.sleep(0.5)
     assert tagged_qemu("sigkill") == []
-
-
-def tagged_qemu(tag: str) -> list[int]:
-    found = []
-    for proc in Path("/proc").glob("[0-9]*"):
-        try:
-            if (proc / "comm").read_text().startswith("qemu-system") and (
-                f"ENTRYLAB_TEST_TAG={tag}".encode() in (proc / "environ").read_bytes()
-            ):
-                found.append(int(proc.name))
-        except OSError:
-            continue
-    return found
