@@ -19,15 +19,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lab import engine, kernelimage
+from lab.config.profiles import Profile
+from lab.config.scenarios import Scenario
+from lab.engine import runner as engine
 from lab.events import Event
 from lab.fsutil import atomic_write
-from lab.images import BuiltKernel, Images, ImageSet
-from lab.machine import Machine, choose_accel, kvm_usable, qemu_command, qemu_version
-from lab.profiles import Profile
-from lab.report import RunReport
-from lab.scenarios import Scenario
-from lab.transport import GuestSession
+from lab.images import kernelfile as kernelimage
+from lab.images.builder import BuiltKernel, Images, ImageSet
+from lab.report.run import RunReport
+from lab.targets.qemu import Machine, choose_accel, kvm_usable, qemu_command, qemu_version
+from lab.targets.session import GuestSession
 
 Say = Callable[[str], None]
 
@@ -206,9 +207,10 @@ def console_round_trip(profile: Profile, built: ImageSet, n: int, work: Path) ->
 def ssh_round_trip(
     profile: Profile, built: ImageSet, images: Images, n: int, work: Path
 ) -> list[Measurement]:
-    """The same n PINGs and `true`s over one persistent SSH channel (lab.ssh), as runs use it."""
-    from lab.machine import networked
-    from lab.ssh import attach
+    """The same n PINGs and `true`s over one persistent SSH channel (lab.targets.ssh), as
+    runs use it."""
+    from lab.targets.qemu import networked
+    from lab.targets.ssh import attach
 
     part = built.ssh.get(profile.kernel)
     if part is None:

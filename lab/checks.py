@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lab.config.profiles import Profile
+from lab.config.scenarios import Scenario
 from lab.fsutil import atomic_write
-from lab.machine import GuestIdentity
 from lab.model import (
     CpuIdentity,
     EntryPath,
@@ -23,10 +24,9 @@ from lab.model import (
     predict,
 )
 from lab.model.stub import shipped_stub_bytes
-from lab.profiles import Profile
-from lab.results import Environment, Status, Verdict
-from lab.scenarios import Scenario
-from lab.transport import CommandResult, GuestSession
+from lab.report.results import Environment, Status, Verdict
+from lab.targets.qemu import GuestIdentity
+from lab.targets.session import CommandResult, GuestSession
 
 RESULT_KEYS = {"entrylab", "test", "status"}
 RESULT_STATUS = {

@@ -18,9 +18,14 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from lab import __version__, engine, history, trend
+from lab import __version__
 from lab.checks import CHECKS
+from lab.config.profiles import Profile, load_profiles, select
+from lab.config.scenarios import load_all
+from lab.config.scenarios import select as select_scenarios
 from lab.dashboard import Dashboard, guests_table, legend, matrix_table
+from lab.dirs import project_root
+from lab.engine import runner as engine
 from lab.errors import (
     BootError,
     ConfigError,
@@ -32,16 +37,13 @@ from lab.errors import (
 )
 from lab.events import PlainSink
 from lab.fsutil import atomic_write
-from lab.html_report import write_html
-from lab.images import Images, user_kernel
-from lab.machine import Machine, choose_accel, reap_all, reap_stale
+from lab.images.builder import Images, user_kernel
 from lab.model import CpuIdentity, explain
-from lab.paths import project_root
-from lab.profiles import Profile, load_profiles, select
-from lab.report import RunReport, new_run_id
-from lab.scenarios import load_all
-from lab.scenarios import select as select_scenarios
-from lab.transport import GuestSession
+from lab.report import history, trend
+from lab.report.html import write_html
+from lab.report.run import RunReport, new_run_id
+from lab.targets.qemu import Machine, choose_accel, reap_all, reap_stale
+from lab.targets.session import GuestSession
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -193,7 +195,9 @@ def _start_run(args: argparse.Namespace, kind: str) -> tuple[engine.RunPlan, Run
     root = _root(args)
     profiles = _profiles(args)
     if getattr(args, "selftests_src", None):
-        from lab.kselftest import SRC_ENV  # the layer builder reads it when the run needs it
+        from lab.suites.kselftest.build import (
+            SRC_ENV,  # the layer builder reads it when the run needs it
+        )
 
         os.environ[SRC_ENV] = str(Path(args.selftests_src).resolve())
     resumed = RunReport.reopen(_find_run(args, args.resume)) if args.resume else None
@@ -318,9 +322,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def cmd_run_over(args: argparse.Namespace) -> int:
     """`lab run` / `lab nightly` with --transport and --hosts: the plan takes them from
-    engine.RUN_DEFAULTS (lab/ssh.py; README: SSH, real machines and lab hosts)."""
-    from lab.profiles import load_hosts
-    from lab.ssh import parse_hosts
+    engine.RUN_DEFAULTS (lab/targets/ssh.py; README: SSH, real machines and lab hosts)."""
+    from lab.config.profiles import load_hosts
+    from lab.targets.ssh import parse_hosts
 
     vendors = Path(args.vendors) if args.vendors else _root(args) / "vendors.yaml"
     wanted = _split(args.hosts) or []

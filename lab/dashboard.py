@@ -22,7 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from lab.events import Event, Kind, printable_line
-from lab.results import SEVERITY, Status, worst
+from lab.report.results import SEVERITY, Status, worst
 
 STYLE = {
     Status.PASS: "green",

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from lab.results import Verdict
+    from lab.report.results import Verdict
 
 
 class LabError(Exception):

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from lab.results import Verdict
+from lab.report.results import Verdict
 
 
 class Kind(enum.Enum):

@@ -29,7 +29,7 @@ from lab.model.abi_paths import (
     regs_prediction,
     sigreturn_prediction,
 )
-from lab.results import Status, Verdict
+from lab.report.results import Status, Verdict
 
 __all__ = [
     "EXPECTED_TESTS",

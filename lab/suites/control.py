@@ -27,8 +27,8 @@ from lab.model.clone import predict_child, predict_vfork_parent
 from lab.model.restart import RestartCase, expected_restart
 from lab.model.silicon import CpuAction, RawInsn, RawPrediction, predict_raw
 from lab.model.singlestep import entry_instruction, expected_steps
-from lab.results import Status, Verdict
-from lab.transport import CommandResult
+from lab.report.results import Status, Verdict
+from lab.targets.session import CommandResult
 
 __all__ = [
     "RAW_PROBES",

@@ -40,8 +40,8 @@ from lab.checks import (
 from lab.fsutil import atomic_write
 from lab.model import EntryPath, Prediction, ReturnInsn, predict
 from lab.model.stub import disassemble, shipped_stub_bytes
-from lab.results import Status, Verdict
-from lab.trend import mann_whitney
+from lab.report.results import Status, Verdict
+from lab.report.trend import mann_whitney
 
 __all__ = [
     "MODES",

@@ -41,8 +41,8 @@ from lab.model.variants import (
     qemu_version_tuple,
     strip_pad_marker,
 )
-from lab.results import Status, Verdict, worst
-from lab.transport import CommandResult
+from lab.report.results import Status, Verdict, worst
+from lab.targets.session import CommandResult
 
 __all__ = [
     "BLOCKED_PATHS",

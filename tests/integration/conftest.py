@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lab.images import Images, ImageSet
-from lab.profiles import Profile, load_profiles
+from lab.config.profiles import Profile, load_profiles
+from lab.images.builder import Images, ImageSet
 from tests.conftest import qemu_children
 
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import pexpect
 import pytest
 
+from lab.config.profiles import Profile
 from lab.errors import BootError
-from lab.images import Images, ImageSet
-from lab.machine import Machine
-from lab.profiles import Profile
-from lab.transport import GuestSession
+from lab.images.builder import Images, ImageSet
+from lab.targets.qemu import Machine
+from lab.targets.session import GuestSession
 
 pytestmark = pytest.mark.integration
 

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from lab.config.profiles import Profile
 from lab.errors import GuestError
-from lab.images import ImageSet
-from lab.machine import Machine
-from lab.profiles import Profile
-from lab.transport import GuestSession
+from lab.images.builder import ImageSet
+from lab.targets.qemu import Machine
+from lab.targets.session import GuestSession
 from tests.conftest import lab_cli, sigterm_when, tagged_qemu
 
 pytestmark = pytest.mark.integration

@@ -23,17 +23,18 @@ from typing import Any
 import pytest
 import yaml
 
-from lab import engine, ssh
 from lab.checks import CHECKS, CheckContext, register
+from lab.config.profiles import load_profiles
+from lab.config.scenarios import Scenario, load_all
+from lab.config.scenarios import select as select_scenarios
+from lab.engine import runner as engine
 from lab.errors import BootError
-from lab.images import Images, ImageSet
-from lab.machine import Machine, free_port, networked
-from lab.profiles import load_profiles
-from lab.report import RunReport
-from lab.results import Status, Verdict
-from lab.scenarios import Scenario, load_all
-from lab.scenarios import select as select_scenarios
-from lab.transport import GuestSession
+from lab.images.builder import Images, ImageSet
+from lab.report.results import Status, Verdict
+from lab.report.run import RunReport
+from lab.targets import ssh
+from lab.targets.qemu import Machine, free_port, networked
+from lab.targets.session import GuestSession
 
 pytestmark = pytest.mark.integration
 

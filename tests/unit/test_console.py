@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lab.console import LineSplitter
+from lab.targets.console import LineSplitter
 
 PANIC = b"""[    1.0] Kernel panic - not syncing: Attempted to kill init! exitcode=0x0000000b
 [    1.0] CPU: 0 PID: 1 Comm: init Not tainted 6.1.0-50-cloud-amd64 #1  Debian 6.1.176-1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import stat
 
-from lab.cpio import Entry, write_newc
+from lab.images.cpio import Entry, write_newc
 
 
 def read_newc(data: bytes) -> list[tuple[str, int, bytes]]:

@@ -16,14 +16,14 @@ import pexpect
 import pyte
 
 from lab.events import Event, Kind, PlainSink
-from lab.results import Status, Verdict
+from lab.report.results import Status, Verdict
 
 SCRIPT = textwrap.dedent("""
     import time
     from rich.console import Console
     from lab.dashboard import Dashboard
     from lab.events import Event, Kind
-    from lab.results import Status, Verdict
+    from lab.report.results import Status, Verdict
 
     d = Dashboard(Console())
     with d:

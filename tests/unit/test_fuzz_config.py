@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lab.checks import CHECKS
+from lab.config.profiles import load_profiles
+from lab.config.scenarios import load_all
 from lab.errors import ConfigError, ConfigErrors
-from lab.profiles import load_profiles
-from lab.scenarios import load_all
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "nasty-yaml"
 

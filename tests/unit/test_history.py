@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lab import history
-from lab.results import Status
+from lab.report import history
+from lab.report.results import Status
 
 
 def write_run(

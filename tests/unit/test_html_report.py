@@ -1,4 +1,4 @@
-"""lab.html_report: a self-contained page, escaped guest text, real plots from a real run."""
+"""lab.report.html: a self-contained page, escaped guest text, real plots from a real run."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from lab.html_report import have_matplotlib, perf_tables, render_html, write_html
+from lab.report.html import have_matplotlib, perf_tables, render_html, write_html
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "perf" / "results-sample.json"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from lab.errors import ImageError
-from lab.kernelimage import inspect
+from lab.images.kernelfile import inspect
 
 
 def fake_bzimage(path: Path, bits: int, version: str = "6.9.0-test (me@here) #1") -> Path:

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from lab import kselftest as k
 from lab.checks import CHECKS
+from lab.config.profiles import load_profiles
+from lab.config.scenarios import load_all, select
 from lab.errors import ConfigError
-from lab.images import LAYERS
-from lab.profiles import load_profiles
-from lab.results import Status
-from lab.scenarios import load_all, select
+from lab.images.builder import LAYERS
+from lab.report.results import Status
+from lab.suites.kselftest import build as k
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "kselftest"
 

@@ -13,7 +13,7 @@ import pytest
 
 from lab.checks import parse_result_lines
 from lab.model import CpuIdentity, EntryPath, predict
-from lab.results import Status
+from lab.report.results import Status
 from lab.suites.perf import (
     Finding,
     judge,

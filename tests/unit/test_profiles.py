@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from lab.config.profiles import load_profiles, select
 from lab.errors import ConfigError
-from lab.profiles import load_profiles, select
 
 DEFAULT_EIGHT = {
     "intel-sep": ("Skylake-Client", "GenuineIntel", 64),

@@ -6,8 +6,8 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from lab.report import RunReport, md_code, md_escape
-from lab.results import Environment, Status, Verdict
+from lab.report.results import Environment, Status, Verdict
+from lab.report.run import RunReport, md_code, md_escape
 
 ENV = Environment(
     "p1",

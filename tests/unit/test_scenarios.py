@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from lab.checks import CHECKS
+from lab.config.profiles import load_profiles
+from lab.config.scenarios import load_all, select
 from lab.errors import ConfigError, ConfigErrors
-from lab.profiles import load_profiles
-from lab.scenarios import load_all, select
 
 
 def profiles(root: Path):  # type: ignore[no-untyped-def]

@@ -14,12 +14,20 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from lab import cli, engine
+from lab import cli
+from lab.config.profiles import LabHost, Profile, SshTarget, load_hosts, load_profiles
+from lab.engine import runner as engine
 from lab.errors import ConfigError, ConfigErrors, LabError
-from lab.images import GUEST_HOST_KEY, Images, ImageSet, SshPart, _module_depends, _ssh_string
-from lab.machine import GuestIdentity, kernel_cmdline, net_args, networked, qemu_command
-from lab.profiles import LabHost, Profile, SshTarget, load_hosts, load_profiles
-from lab.ssh import (
+from lab.images.builder import (
+    GUEST_HOST_KEY,
+    Images,
+    ImageSet,
+    SshPart,
+    _module_depends,
+    _ssh_string,
+)
+from lab.targets.qemu import GuestIdentity, kernel_cmdline, net_args, networked, qemu_command
+from lab.targets.ssh import (
     checkout_files,
     client_key,
     connect_error,
@@ -239,7 +247,7 @@ def test_networked_guest_command_line(tmp_path: Path) -> None:
     assert "virtio-net-device" in net_args(_profile("m"), 1)[3]
     assert "entrylab.net=1" in kernel_cmdline(p, "n", net=True)
     assert "entrylab.net=1" not in kernel_cmdline(p, "n")
-    from lab.images import BuiltKernel
+    from lab.images.builder import BuiltKernel
 
     k = BuiltKernel("k", tmp_path / "vmlinux", 64, "vmlinux", "", "", {})
     cmd = qemu_command(p, k, tmp_path / "i", "tcg", "n", tmp_path / "q", 4022)
@@ -329,5 +337,5 @@ def _elf_with_section(name: str, data: bytes) -> bytes:
 
 def test_checkout_files_skip_builds_and_reports(root: Path) -> None:
     files = checkout_files(root)
-    assert "lab/ssh.py" in files and "vendors.yaml" in files and "images/lock.yaml" in files
+    assert "lab/targets/ssh.py" in files and "vendors.yaml" in files and "images/lock.yaml" in files
     assert not [f for f in files if f.startswith(("images/build/", "reports/", ".git/"))]

@@ -15,7 +15,8 @@ from typing import Any, cast
 import pytest
 
 from lab.checks import CHECKS, parse_result_lines
-from lab.machine import GuestIdentity
+from lab.config.profiles import load_profiles
+from lab.config.scenarios import Scenario, load_suite
 from lab.model import CpuIdentity, EntryPath, Prediction, predict
 from lab.model.abi_paths import (
     GUEST_PATHS,
@@ -26,11 +27,10 @@ from lab.model.abi_paths import (
     sigreturn_prediction,
     stub_frame,
 )
-from lab.profiles import load_profiles
-from lab.results import Status
-from lab.scenarios import Scenario, load_suite
+from lab.report.results import Status
 from lab.suites.abi import EXPECTED_TESTS, Facts, _check, judge
-from lab.transport import CommandResult
+from lab.targets.qemu import GuestIdentity
+from lab.targets.session import CommandResult
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "entry-abi"
 PROFILES = sorted(p.name for p in DATA.iterdir() if p.is_dir())

@@ -14,8 +14,8 @@ from typing import Any, cast
 import pytest
 
 from lab.checks import CheckContext, parse_result_lines
+from lab.config.scenarios import Scenario
 from lab.errors import GuestError
-from lab.machine import GuestIdentity
 from lab.model import CpuIdentity, EntryPath, Prediction, predict
 from lab.model.clone import predict_child, predict_vfork_parent
 from lab.model.restart import (
@@ -36,8 +36,7 @@ from lab.model.silicon import (
     vendor_class,
 )
 from lab.model.singlestep import expected_steps
-from lab.results import Environment, Status
-from lab.scenarios import Scenario
+from lab.report.results import Environment, Status
 from lab.suites.control import (
     RAW_PROBES,
     check_raw_fast_insn,
@@ -48,7 +47,8 @@ from lab.suites.control import (
     judge_single_step,
     raw_order,
 )
-from lab.transport import CommandResult
+from lab.targets.qemu import GuestIdentity
+from lab.targets.session import CommandResult
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "entry-control"
 IDENTITIES: dict[str, dict[str, Any]] = json.loads((DATA / "identities.json").read_text())

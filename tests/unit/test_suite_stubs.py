@@ -16,7 +16,7 @@ from typing import Any, cast
 import pytest
 
 from lab.checks import CheckContext, parse_result_lines
-from lab.machine import GuestIdentity
+from lab.config.scenarios import Scenario
 from lab.model import CpuIdentity, EntryPath, StubLayout, decode_stub, parse_vdso
 from lab.model.cfi import (
     CfiError,
@@ -44,8 +44,7 @@ from lab.model.variants import (
     strip_pad_marker,
     variant,
 )
-from lab.results import Environment, Status
-from lab.scenarios import Scenario
+from lab.report.results import Environment, Status
 from lab.suites.stubs import (
     check_stub_variants,
     check_vdso_cfi,
@@ -55,7 +54,8 @@ from lab.suites.stubs import (
     judge_step,
     judge_variant,
 )
-from lab.transport import CommandResult
+from lab.targets.qemu import GuestIdentity
+from lab.targets.session import CommandResult
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "entry-stubs"
 MODEL = Path(__file__).resolve().parents[1] / "data" / "model"

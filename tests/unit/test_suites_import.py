@@ -8,9 +8,9 @@ import pytest
 
 import lab.suites
 from lab.checks import CHECKS
+from lab.config.profiles import load_profiles
+from lab.config.scenarios import load_all
 from lab.errors import ConfigError
-from lab.profiles import load_profiles
-from lab.scenarios import load_all
 
 
 def test_broken_suite_is_named_where_its_check_is_used(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from lab.errors import GuestError
-from lab.transport import GuestSession
+from lab.targets.session import GuestSession
 
 
 class ScriptedLink:
@@ -43,7 +43,7 @@ def test_timeout_kills_the_command() -> None:
 
 
 def test_a_guest_that_does_not_answer_kill_is_a_hang(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("lab.transport.KILL_GRACE_S", 0.01)
+    monkeypatch.setattr("lab.targets.session.KILL_GRACE_S", 0.01)
     with pytest.raises(GuestError) as exc:
         GuestSession(ScriptedLink({}), "p").run(["sleep", "100"], timeout=0.01)
     assert exc.value.kind == "hang"

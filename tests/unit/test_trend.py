@@ -1,4 +1,4 @@
-"""lab.trend: the Mann-Whitney U test and per-path trends over synthetic run histories."""
+"""lab.report.trend: the Mann-Whitney U test and per-path trends over synthetic run histories."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from lab import trend
-from lab.trend import Point, compare, mann_whitney, render, trend_of
+from lab.report import trend
+from lab.report.trend import Point, compare, mann_whitney, render, trend_of
 
 # -- Mann-Whitney U ------------------------------------------------------------------------------
 

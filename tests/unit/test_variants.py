@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lab.images import BuiltKernel
-from lab.machine import qemu_command
-from lab.profiles import MachineVariant, load_profiles
+from lab.config.profiles import MachineVariant, load_profiles
+from lab.images.builder import BuiltKernel
+from lab.targets.qemu import qemu_command
 
 
 def test_label_and_apply(root: Path) -> None:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from lab.config.profiles import load_profiles
+from lab.config.yamlconf import load_yaml
 from lab.errors import ConfigError, ConfigErrors
-from lab.profiles import load_profiles
-from lab.yamlconf import load_yaml
 
 GOOD_PROFILE = """\
 profiles:

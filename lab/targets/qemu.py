@@ -31,11 +31,11 @@ from typing import IO, Any
 
 import pexpect
 
-from lab.console import Fault, LineSplitter
+from lab.config.profiles import Profile
+from lab.dirs import cache_dir
 from lab.errors import BootError, GuestError
-from lab.images import BuiltKernel
-from lab.paths import cache_dir
-from lab.profiles import Profile
+from lab.images.builder import BuiltKernel
+from lab.targets.console import Fault, LineSplitter
 
 KVM_GET_API_VERSION = 0xAE00
 KVM_CREATE_VM = 0xAE01
@@ -356,7 +356,7 @@ class Machine:
         self.profile = profile
         self.net = net  # networking + dropbear in the guest, for the SSH transport
         self.ssh_port: int | None = None  # host side of the forward to the guest's port 22
-        # What commands go over when not the console (lab.ssh.SshLink); closed by stop().
+        # What commands go over when not the console (lab.targets.ssh.SshLink); closed by stop().
         self.transport_link: Any = None
         self._stop_lock = threading.RLock()
         self.kernel = kernel

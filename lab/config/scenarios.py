@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lab.config.profiles import MachineVariant, Profile
+from lab.config.yamlconf import Document, load_yaml, validate
+from lab.dirs import guest_sources
 from lab.errors import ConfigError, ConfigErrors, SourceLocation
-from lab.images import LAYERS
-from lab.paths import guest_sources
-from lab.profiles import MachineVariant, Profile
-from lab.yamlconf import Document, load_yaml, validate
+from lab.images.builder import LAYERS
 
 DEFAULT_TIMEOUT_S = 120.0
 
@@ -32,7 +32,7 @@ class Scenario:
     timeout_s: float = DEFAULT_TIMEOUT_S
     expect: str | dict[str, Any] = "model"
     description: str = ""
-    needs: tuple[str, ...] = ()  # initramfs layers (lab.images.LAYERS) the program needs
+    needs: tuple[str, ...] = ()  # initramfs layers (lab.images.builder.LAYERS) the program needs
     machine: MachineVariant = field(default_factory=MachineVariant)  # its own boot if not default
     source: str = ""  # file:line of its definition
 

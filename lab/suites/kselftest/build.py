@@ -39,12 +39,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lab.cpio import Entry, write_newc
+from lab.config.yamlconf import load_yaml, validate
 from lab.errors import ConfigError, ImageError, SourceLocation
 from lab.fsutil import atomic_write
-from lab.images import Images, Pin
-from lab.results import Status
-from lab.yamlconf import load_yaml, validate
+from lab.images.builder import Images, Pin
+from lab.images.cpio import Entry, write_newc
+from lab.report.results import Status
 
 LAYER = "kselftest-x86"
 GUEST_DIR = "/kselftest/x86"
@@ -753,7 +753,7 @@ EXPECTATIONS_SCHEMA = "expectations"
 EXIT_PATH = "exit-code"
 XFAIL_PREFIX = "expected failure (known artefact)"
 XPASS_PREFIX = "artefact gone — update expectations"
-# How an expected failure and a vanished artefact are reported. When lab/results.py gains
+# How an expected failure and a vanished artefact are reported. When lab/report/results.py gains
 # Status.XFAIL / Status.XPASS these two lines become `Status.XFAIL` and `Status.XPASS`.
 XFAIL_STATUS = Status.XFAIL
 XPASS_STATUS = Status.XPASS
@@ -845,7 +845,8 @@ class Expectation:
 
 
 def load_expectations(path: Path) -> list[Expectation]:
-    """The expectations file, validated (lab/schemas/expectations.schema.json); none if absent."""
+    """The expectations file, validated (lab/config/schemas/expectations.schema.json); none
+    if absent."""
     if not path.exists():
         return []
     stat = path.stat()

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.fsutil import atomic_write
-from lab.results import SEVERITY, Status, worst
+from lab.report.results import SEVERITY, Status, worst
 
 __all__ = ["perf_tables", "render_html", "write_html"]
 

@@ -24,8 +24,8 @@ from junit_xml import TestCase, TestSuite, to_xml_report_string
 from lab import __version__
 from lab.errors import LabError
 from lab.fsutil import atomic_write
-from lab.html_report import write_html
-from lab.results import SEVERITY, Status, Verdict, worst
+from lab.report.html import write_html
+from lab.report.results import SEVERITY, Status, Verdict, worst
 
 RESULTS_SCHEMA_VERSION = 1
 

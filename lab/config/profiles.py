@@ -10,8 +10,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from lab.config.yamlconf import Document, load_yaml, validate
 from lab.errors import ConfigError, SourceLocation
-from lab.yamlconf import Document, load_yaml, validate
 
 DEFAULTS: dict[str, Any] = {
     "machine": "microvm",

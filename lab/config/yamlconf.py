@@ -19,8 +19,8 @@ from typing import Any
 import jsonschema
 import yaml
 
+from lab.dirs import schemas_dir
 from lab.errors import ConfigError, ConfigErrors, SourceLocation
-from lab.paths import schemas_dir
 
 MAX_BYTES = 1 << 20
 MAX_NODES = 50_000
@@ -164,7 +164,7 @@ def load_yaml(path: Path) -> Document:
 
 @cache
 def schema(name: str) -> dict[str, Any]:
-    """A published JSON Schema from lab/schemas/ (editors can validate with the same file)."""
+    """A published JSON Schema from lab/config/schemas/ (editors validate with the same file)."""
     with (schemas_dir() / f"{name}.schema.json").open() as f:
         loaded: dict[str, Any] = json.load(f)
     return loaded

@@ -28,19 +28,20 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 
-from lab import kernelimage
-from lab.cpio import Entry, write_newc
+from lab.config.yamlconf import load_yaml, validate
+from lab.dirs import cache_dir, guest_sources
 from lab.errors import ImageError
 from lab.fsutil import atomic_write
-from lab.paths import cache_dir, guest_sources
-from lab.yamlconf import load_yaml, validate
+from lab.images import kernelfile as kernelimage
+from lab.images.cpio import Entry, write_newc
 
 BUILDER_VERSION = "2"
 GUEST_CFLAGS = ("-m32", "-static", "-O2", "-Wall", "-Wextra", "-fno-pie", "-no-pie")
 # Applets linked in the initramfs if `busybox --list` cannot run on this host.
 FALLBACK_APPLETS = ("sh", "ls", "cat", "echo", "mount", "dmesg", "ps", "kill", "sleep", "uname")
 
-# The SSH transport (lab/ssh.py): the NIC drivers the guest agent loads with entrylab.net=1 --
+# The SSH transport (lab/targets/ssh.py): the NIC drivers the guest agent loads with
+# entrylab.net=1 --
 # virtio-net over virtio-mmio (microvm) or virtio-pci (pc, q35) -- and their dependencies, which
 # are found in each module's .modinfo. Debian's 6.1 kernels build them all as modules.
 SSH_NIC_MODULES = ("virtio_mmio", "virtio_pci", "virtio_net")

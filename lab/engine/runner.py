@@ -20,11 +20,15 @@ from pathlib import Path
 from typing import Any
 
 from lab.checks import CHECKS, CheckContext
-from lab.console import Fault
+from lab.config.profiles import LabHost, MachineVariant, Profile
+from lab.config.scenarios import Scenario
 from lab.errors import BootError, GuestError, LabError
 from lab.events import Event, Kind, Sink
-from lab.images import BuiltKernel, Images, ImageSet, SshPart, user_kernel
-from lab.machine import (
+from lab.images.builder import BuiltKernel, Images, ImageSet, SshPart, user_kernel
+from lab.report.results import Environment, Status, Verdict
+from lab.report.run import RunReport
+from lab.targets.console import Fault
+from lab.targets.qemu import (
     GuestIdentity,
     Machine,
     choose_accel,
@@ -34,14 +38,10 @@ from lab.machine import (
     qemu_version,
     reap_all,
 )
-from lab.profiles import LabHost, MachineVariant, Profile
-from lab.report import RunReport
-from lab.results import Environment, Status, Verdict
-from lab.scenarios import Scenario
-from lab.ssh import REMOTE_EXTRA, LabHostRun, RemoteMachine, attach
-from lab.transport import GuestSession
+from lab.targets.session import GuestSession
+from lab.targets.ssh import REMOTE_EXTRA, LabHostRun, RemoteMachine, attach
 
-# A QEMU guest, or a real machine over SSH standing in for one (lab.ssh.RemoteMachine).
+# A QEMU guest, or a real machine over SSH standing in for one (lab.targets.ssh.RemoteMachine).
 GuestMachine = Machine | RemoteMachine
 TRANSPORTS = ("console", "ssh")
 
@@ -76,7 +76,7 @@ class RunPlan:
     done: set[tuple[str, str]] = field(default_factory=set)  # (profile, scenario) to skip
     # console | ssh; None: the profile's own, else SSH when the images have it
     transport: str | None = field(default_factory=lambda: RUN_DEFAULTS.transport)
-    # lab hosts that take a share of the QEMU profiles (lab.ssh.LabHostRun)
+    # lab hosts that take a share of the QEMU profiles (lab.targets.ssh.LabHostRun)
     hosts: list[LabHost] = field(default_factory=lambda: list(RUN_DEFAULTS.hosts))
 
     def scenarios_for(self, profile: Profile) -> list[Scenario]:
@@ -471,7 +471,7 @@ class RemoteRunner(ProfileRunner):
 
 
 class HostRunner:
-    """A share of the QEMU profiles run by `lab run` on a lab host (lab.ssh.LabHostRun); its
+    """A share of the QEMU profiles run by `lab run` on a lab host (lab.targets.ssh.LabHostRun); its
     verdicts, guest records and logs join this run's report. A host that cannot be reached
     costs its own profiles' verdicts (errors naming the host), never the run."""
 

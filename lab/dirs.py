@@ -30,4 +30,4 @@ def guest_sources() -> Path:
 
 
 def schemas_dir() -> Path:
-    return Path(__file__).resolve().parent / "schemas"
+    return Path(__file__).resolve().parent / "config" / "schemas"

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lab.report import load_results
-from lab.results import Status
+from lab.report.results import Status
+from lab.report.run import load_results
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lab.history import find_run, list_runs, load
+from lab.report.history import find_run, list_runs, load
 
 __all__ = [
     "DEFAULT_ALPHA",

@@ -43,11 +43,11 @@ import paramiko
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from lab.console import LineSplitter
+from lab.config.profiles import LabHost, Profile, SshTarget
 from lab.errors import BootError, GuestError, LabError
 from lab.fsutil import atomic_write
-from lab.machine import GuestIdentity
-from lab.profiles import LabHost, Profile, SshTarget
+from lab.targets.console import LineSplitter
+from lab.targets.qemu import GuestIdentity
 
 GUEST_DEPLOY_DIR = "/lab/bin-deployed"
 GUEST_AGENT = "/init"
@@ -365,7 +365,7 @@ def run_command(client: paramiko.SSHClient, command: str, timeout: float = 60.0)
 
 
 def attach(machine: Any, host_key: str, key_dir: Path) -> SshLink:
-    """Switch a booted, networked QEMU guest (lab.machine.Machine with net=True) to SSH.
+    """Switch a booted, networked QEMU guest (lab.targets.qemu.Machine with net=True) to SSH.
 
     The run's public key goes over the console (AUTHKEY), then the lab connects to the forwarded
     port with the image's pinned host key and starts ``/init serve NONCE`` on one channel. The

@@ -1,6 +1,7 @@
 """The kernel's own x86 selftests (scenarios/kselftest-x86.yaml): layer and check.
 
-The layer puts the statically built selftests at /kselftest/x86/ in the guest (lab/kselftest.py
+The layer puts the statically built selftests at /kselftest/x86/ in the guest
+(lab/suites/kselftest/build.py
 builds them from Debian's linux-source package, or from ENTRYLAB_SELFTESTS_SRC); the check runs
 one binary and turns its output into one verdict per subtest plus one for its exit code, with the
 known artefacts of scenarios/expectations/kselftest-x86.yaml applied.
@@ -11,15 +12,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from lab import kselftest
 from lab.checks import CheckContext, register
-from lab.console import Fault, LineSplitter
+from lab.dirs import project_root
 from lab.errors import GuestError
 from lab.fsutil import atomic_write
-from lab.images import Images, register_layer
-from lab.paths import project_root
-from lab.results import Status, Verdict
-from lab.transport import ConsoleLink
+from lab.images.builder import Images, register_layer
+from lab.report.results import Status, Verdict
+from lab.suites.kselftest import build as kselftest
+from lab.targets.console import Fault, LineSplitter
+from lab.targets.session import ConsoleLink
 
 FRAME = re.compile(r"^(\d+)\|(.*)$")
 # Kernel faults after which the guest is not trusted for the next test: it is rebooted.
