@@ -25,7 +25,7 @@ from lab.model import (
 )
 from lab.model.stub import shipped_stub_bytes
 from lab.report.results import Environment, Status, Verdict
-from lab.targets.qemu import GuestIdentity
+from lab.targets.identity import GuestIdentity
 from lab.targets.session import CommandResult, GuestSession
 
 RESULT_KEYS = {"entrylab", "test", "status"}

@@ -5,6 +5,8 @@ The CLI prints ``str(error)`` and exits; no traceback reaches the user for these
 
 from __future__ import annotations
 
+import enum
+
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -49,6 +51,23 @@ class ConfigErrors(LabError):
     def __init__(self, errors: list[ConfigError]) -> None:
         super().__init__("\n".join(str(e) for e in errors))
         self.errors = errors
+
+
+class ErrorKind(enum.StrEnum):
+    """Why a verdict is an error: recorded in results.json (``error_kind``) so that a nightly
+    can tell a guest that died from a lab that broke."""
+
+    BOOT = "boot"  # the guest never became ready (or is not what its profile says)
+    PANIC = "panic"  # the guest kernel died (panic, KVM failure) mid-scenario
+    HANG = "hang"  # the guest stopped answering (KILL unanswered, timeouts)
+    EMULATOR_EXITED = "qemu exited"  # the emulator process went away
+    AGENT = "agent"  # the agent protocol broke (bad frame, lost console)
+    CONNECTION = "ssh"  # the SSH connection dropped or was refused
+    TAINTED = "tainted"  # a test left an oops/BUG: rebooted for the next test
+    OUTPUT = "output"  # the guest program's output could not be read (malformed, missing)
+    PROGRAM = "program"  # a guest program did not compile
+    LAB = "lab"  # a bug or an error in the lab itself (a check raised)
+    INTERRUPTED = "interrupted"  # Ctrl-C or SIGTERM while it ran
 
 
 class ImageError(LabError):

@@ -28,8 +28,8 @@ from lab.images.builder import BuiltKernel, Images, ImageSet, SshPart, user_kern
 from lab.report.results import Environment, Status, Verdict
 from lab.report.run import RunReport
 from lab.targets.console import Fault
+from lab.targets.identity import GuestIdentity
 from lab.targets.qemu import (
-    GuestIdentity,
     Machine,
     choose_accel,
     kvm_known_broken,

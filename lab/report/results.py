@@ -58,6 +58,10 @@ class Environment:
     vendor: str  # CPUID vendor the guest reported
     kernel_bits: int
     variant: str = ""  # machine variant of the scenario ("icount", "smp2+nopti"), "" for default
+    cell: str = ""  # the cell's name (lab.engine.cell.Cell.name); "" in schema-1 reports
+    emulator: str = ""  # emulator build name ("system"); "" on real machines
+    target: str = "qemu"  # lab.targets.base.TargetKind
+    transport: str = "console"  # lab.targets.base.Transport
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -79,6 +83,8 @@ class Verdict:
     seconds: float = 0.0
     env: Environment | None = None
     suite: str = ""
+    cell: str = ""  # the cell (profile@kernel[@emulator]) it ran on; "" in schema-1 reports
+    error_kind: str = ""  # status error: lab.errors.ErrorKind value
 
     @property
     def key(self) -> str:

@@ -47,7 +47,7 @@ from lab.config.profiles import LabHost, Profile, SshTarget
 from lab.errors import BootError, GuestError, LabError
 from lab.fsutil import atomic_write
 from lab.targets.console import LineSplitter
-from lab.targets.qemu import GuestIdentity
+from lab.targets.identity import GuestIdentity
 
 GUEST_DEPLOY_DIR = "/lab/bin-deployed"
 GUEST_AGENT = "/init"

@@ -26,7 +26,8 @@ from lab.images.builder import (
     _module_depends,
     _ssh_string,
 )
-from lab.targets.qemu import GuestIdentity, kernel_cmdline, net_args, networked, qemu_command
+from lab.targets.identity import GuestIdentity
+from lab.targets.qemu import kernel_cmdline, net_args, networked, qemu_command
 from lab.targets.ssh import (
     checkout_files,
     client_key,

@@ -29,7 +29,7 @@ from lab.model.abi_paths import (
 )
 from lab.report.results import Status
 from lab.suites.abi import EXPECTED_TESTS, Facts, _check, judge
-from lab.targets.qemu import GuestIdentity
+from lab.targets.identity import GuestIdentity
 from lab.targets.session import CommandResult
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "entry-abi"

@@ -47,7 +47,7 @@ from lab.suites.control import (
     judge_single_step,
     raw_order,
 )
-from lab.targets.qemu import GuestIdentity
+from lab.targets.identity import GuestIdentity
 from lab.targets.session import CommandResult
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "entry-control"

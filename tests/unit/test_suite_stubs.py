@@ -54,7 +54,7 @@ from lab.suites.stubs import (
     judge_step,
     judge_variant,
 )
-from lab.targets.qemu import GuestIdentity
+from lab.targets.identity import GuestIdentity
 from lab.targets.session import CommandResult
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "entry-stubs"

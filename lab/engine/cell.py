@@ -1,0 +1,70 @@
+"""A cell: one point of the matrix — CPU profile × kernel × emulator × target (and transport).
+
+A plan is a list of cells, each with the scenarios it runs. Today's axes are the profile (the
+CPU), the kernel the profile boots, the emulator build (the QEMU binary) and the target kind
+(QEMU guest or real machine); the kernel and emulator axes grow in later issues, and nothing
+below has to change for that: a cell is named by its values, and every verdict, guest
+directory and report row carries that name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lab.config.profiles import Profile
+from lab.config.scenarios import Scenario
+from lab.images.builder import BuiltKernel, SshPart
+from lab.targets.base import TargetKind, Transport
+
+SYSTEM_EMULATOR = "system"  # the host's own QEMU (qemu-system-* on PATH)
+
+
+@dataclass(frozen=True)
+class Emulator:
+    """One emulator build: a name for the matrix, the binary, and the version it reports."""
+
+    name: str
+    binary: str
+    version: str
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One guest configuration of a run and the scenarios it runs there.
+
+    QEMU cells carry their kernel, emulator and initramfs (with the layers their scenarios need
+    and, for SSH, the image's SSH part); a real machine runs its own kernel on silicon, so those
+    are None and ``programs`` names what is deployed to it.
+    """
+
+    profile: Profile
+    kind: TargetKind
+    transport: Transport
+    scenarios: tuple[Scenario, ...]
+    kernel: BuiltKernel | None = None
+    emulator: Emulator | None = None
+    initramfs: Path | None = None
+    layers: tuple[str, ...] = ()
+    ssh: SshPart | None = None  # the image's SSH part, when transport is SSH on QEMU
+    programs: Mapping[str, Path] = field(default_factory=dict)  # real machines: what to deploy
+
+    @property
+    def name(self) -> str:
+        """profile@kernel, plus @emulator when not the host's own QEMU; profile@silicon for a
+        real machine. Stable across runs: reports are compared by it."""
+        if self.kind is TargetKind.MACHINE:
+            return f"{self.profile.name}@silicon"
+        kernel = self.kernel.name if self.kernel else "?"
+        emulator = self.emulator.name if self.emulator else SYSTEM_EMULATOR
+        suffix = "" if emulator == SYSTEM_EMULATOR else f"@{emulator}"
+        return f"{self.profile.name}@{kernel}{suffix}"
+
+
+def cell_name(profile: str, kernel: str, emulator: str = SYSTEM_EMULATOR) -> str:
+    """The name a cell of these values has (for reading reports that predate cells)."""
+    if kernel == "silicon" or kernel.startswith("ssh:"):
+        return f"{profile}@silicon"
+    suffix = "" if emulator in ("", SYSTEM_EMULATOR) else f"@{emulator}"
+    return f"{profile}@{kernel}{suffix}"
