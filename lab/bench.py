@@ -27,7 +27,9 @@ from lab.fsutil import atomic_write
 from lab.images import kernelfile as kernelimage
 from lab.images.builder import BuiltKernel, Images, ImageSet
 from lab.report.run import RunReport
-from lab.targets.qemu import Machine, choose_accel, kvm_usable, qemu_command, qemu_version
+from lab.targets.accel import choose_accel, kvm_usable, qemu_version
+from lab.targets.qemu import Machine
+from lab.targets.qemuargs import qemu_command
 from lab.targets.session import GuestSession
 
 Say = Callable[[str], None]
@@ -209,8 +211,8 @@ def ssh_round_trip(
 ) -> list[Measurement]:
     """The same n PINGs and `true`s over one persistent SSH channel (lab.targets.ssh), as
     runs use it."""
-    from lab.targets.qemu import networked
-    from lab.targets.ssh import attach
+    from lab.targets.qemu import attach
+    from lab.targets.qemuargs import networked
 
     part = built.ssh.get(profile.kernel)
     if part is None:

@@ -42,7 +42,9 @@ from lab.model import CpuIdentity, explain
 from lab.report import history, trend
 from lab.report.html import write_html
 from lab.report.run import RunReport, new_run_id
-from lab.targets.qemu import Machine, choose_accel, reap_all, reap_stale
+from lab.targets.accel import choose_accel
+from lab.targets.qemu import Machine
+from lab.targets.reaping import reap_all, reap_stale
 from lab.targets.session import GuestSession
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -324,7 +326,7 @@ def cmd_run_over(args: argparse.Namespace) -> int:
     """`lab run` / `lab nightly` with --transport and --hosts: the plan takes them from
     engine.RUN_DEFAULTS (lab/targets/ssh.py; README: SSH, real machines and lab hosts)."""
     from lab.config.profiles import load_hosts
-    from lab.targets.ssh import parse_hosts
+    from lab.engine.hosts import parse_hosts
 
     vendors = Path(args.vendors) if args.vendors else _root(args) / "vendors.yaml"
     wanted = _split(args.hosts) or []

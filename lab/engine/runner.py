@@ -22,24 +22,20 @@ from typing import Any
 from lab.checks import CHECKS, CheckContext
 from lab.config.profiles import LabHost, MachineVariant, Profile
 from lab.config.scenarios import Scenario
+from lab.engine.hosts import REMOTE_EXTRA, LabHostRun
 from lab.errors import BootError, GuestError, LabError
 from lab.events import Event, Kind, Sink
 from lab.images.builder import BuiltKernel, Images, ImageSet, SshPart, user_kernel
 from lab.report.results import Environment, Status, Verdict
 from lab.report.run import RunReport
+from lab.targets.accel import choose_accel, kvm_known_broken, mark_kvm_broken, qemu_version
 from lab.targets.console import Fault
 from lab.targets.identity import GuestIdentity
-from lab.targets.qemu import (
-    Machine,
-    choose_accel,
-    kvm_known_broken,
-    mark_kvm_broken,
-    networked,
-    qemu_version,
-    reap_all,
-)
+from lab.targets.qemu import Machine, attach
+from lab.targets.qemuargs import networked
+from lab.targets.reaping import reap_all
+from lab.targets.remote import RealMachine as RemoteMachine
 from lab.targets.session import GuestSession
-from lab.targets.ssh import REMOTE_EXTRA, LabHostRun, RemoteMachine, attach
 
 # A QEMU guest, or a real machine over SSH standing in for one (lab.targets.ssh.RemoteMachine).
 GuestMachine = Machine | RemoteMachine

@@ -1,233 +1,56 @@
-"""QEMU guests: the command line from a profile, boot to a verified ready guest, always reaped.
+"""A QEMU guest: started from a profile, booted to a verified ready guest, always reaped.
 
-One Machine is one QEMU process. The serial console is driven through pexpect (every byte saved
-to console.log); QMP on a private unix socket stops the guest cleanly. Boot is "ready" when the
-guest agent prints READY with this boot's nonce; the lab then checks the guest's CPUID vendor,
-flags and kernel bitness against the profile and refuses a guest that is not what it claims.
+One QemuMachine is one QEMU process. The serial console is driven through pexpect (every byte
+saved to console.log, up to a cap); QMP on a private unix socket stops the guest cleanly. Boot is
+"ready" when the guest agent prints READY with this boot's nonce; the lab then checks the guest's
+CPUID vendor, flags and kernel bitness against the profile and refuses a guest that is not what
+it claims. With the SSH transport the machine switches its own commands to SSH at the end of
+boot() (the console is still watched for panics), so the engine sees one Target either way.
+
+The command line is lab.targets.qemuargs, the accelerator choice lab.targets.accel, the
+guaranteed reaping lab.targets.reaping.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
-import dataclasses
-import fcntl
-import json
 import os
-import pwd
-import re
 import secrets
 import shutil
 import signal
-import socket
-import subprocess
 import tempfile
 import threading
 import time
-from functools import cache
 from pathlib import Path
 from typing import IO, Any
 
 import pexpect
 
-from lab.config.profiles import Profile
-from lab.dirs import cache_dir
+from lab.config.profiles import Profile, SshTarget
 from lab.errors import BootError, GuestError
-from lab.images.builder import BuiltKernel
+from lab.images.builder import BuiltKernel, SshPart
+from lab.report.results import Environment
+from lab.targets import reaping
+from lab.targets.accel import qemu_version
+from lab.targets.base import Accel, TargetKind, Transport
 from lab.targets.console import Fault, LineSplitter
 from lab.targets.identity import GuestIdentity
+from lab.targets.qemuargs import free_port, networked, qemu_command
+from lab.targets.reaping import SOCKDIR_PREFIX, unprivileged_user
+from lab.targets.session import ConsoleLink
+from lab.targets.ssh import GUEST_AGENT, SshLink, client_key, connect
 
-KVM_GET_API_VERSION = 0xAE00
-KVM_CREATE_VM = 0xAE01
 PR_SET_PDEATHSIG = 1
 DEFAULT_CONSOLE_CAP = 64 << 20
+AUTHKEY_TIMEOUT_S = 30.0
+SSH_READY_TIMEOUT_S = 60.0
 
 
 def console_cap_default() -> int:
     """Bytes of console output kept per boot (ENTRYLAB_CONSOLE_CAP_MB overrides 64 MiB)."""
     value = os.environ.get("ENTRYLAB_CONSOLE_CAP_MB", "")
     return int(float(value) * (1 << 20)) if value.strip() else DEFAULT_CONSOLE_CAP
-
-
-_live: set[Machine] = set()
-_live_lock = threading.Lock()
-
-
-@cache
-def kvm_usable() -> bool:
-    """True only if /dev/kvm really creates a VM (it exists but does not work on many CI hosts)."""
-    try:
-        fd = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
-    except OSError:
-        return False
-    try:
-        if fcntl.ioctl(fd, KVM_GET_API_VERSION) != 12:
-            return False
-        vm = fcntl.ioctl(fd, KVM_CREATE_VM, 0)
-        os.close(vm)
-        return True
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
-
-
-def _kvm_verdict_file() -> Path:
-    return cache_dir() / "kvm-verdict.json"
-
-
-def _host_key() -> str:
-    return f"{os.uname().release} qemu {qemu_version('qemu-system-x86_64')}"
-
-
-def kvm_known_broken() -> bool:
-    """A KVM boot failed on this host kernel + QEMU before: do not try again."""
-    try:
-        data = json.loads(_kvm_verdict_file().read_text())
-    except (OSError, ValueError):
-        return False
-    return bool(data.get(_host_key()) == "broken")
-
-
-def mark_kvm_broken(reason: str) -> None:
-    """Remember that /dev/kvm opens but guests do not run (nested or restricted hosts)."""
-    path = _kvm_verdict_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        data = {}
-    data[_host_key()] = "broken"
-    data[f"{_host_key()} reason"] = reason[:500]
-    path.write_text(json.dumps(data, indent=1))
-
-
-def choose_accel(requested: str = "auto") -> str:
-    """'kvm' where it works, else 'tcg'; an explicit request is honoured as given.
-
-    /dev/kvm can exist and create VMs yet fail to run a real guest (seen on these CI hosts:
-    an emulation failure early in boot), so "auto" also consults the remembered verdict of a
-    failed KVM boot; the run loop falls back to TCG and records it when a KVM boot fails.
-    """
-    if requested == "auto":
-        return "kvm" if kvm_usable() and not kvm_known_broken() else "tcg"
-    return requested
-
-
-@cache
-def qemu_version(binary: str) -> str:
-    try:
-        out = subprocess.run(
-            [binary, "--version"], capture_output=True, text=True, timeout=10, check=False
-        ).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return "unknown"
-    m = re.search(r"version (\S+)", out)
-    return m.group(1) if m else "unknown"
-
-
-def kernel_cmdline(profile: Profile, nonce: str, net: bool = False) -> str:
-    """Console on ttyS0, quiet-ish (warnings and worse still reach the console), no reboot loop.
-
-    net: the agent loads the NIC modules, configures eth0 and starts dropbear before READY.
-    """
-    words = [
-        "console=ttyS0",
-        "loglevel=5",
-        "panic=-1",
-        "cryptomgr.notests=1",
-        f"entrylab.nonce={nonce}",
-        *(["entrylab.net=1"] if net else []),
-        *profile.append,
-    ]
-    return " ".join(words)
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now (the kernel picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def networked(profile: Profile) -> Profile:
-    """The profile as booted for the SSH transport: microvm becomes pc.
-
-    Debian's kernels find virtio-mmio devices only through ACPI or a device tree (no
-    CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES), and microvm with ACPI on leaves a TCG guest without a
-    timer to calibrate against (no PIT, HPET or PM timer: "tsc: Unable to calibrate against PIT",
-    then a hang). pc boots as fast under TCG (measured: 4.5 s vs 4.4 s to READY) and has PCI for
-    virtio-net-pci. The verdicts record the machine type really booted.
-    """
-    if profile.machine != "microvm":
-        return profile
-    return dataclasses.replace(profile, machine="pc")
-
-
-def net_args(profile: Profile, ssh_port: int) -> list[str]:
-    """QEMU user networking with one host forward, 127.0.0.1:ssh_port -> guest port 22 (the
-    host's loopback only). virtio-net: on microvm over virtio-mmio, on pc/q35 over PCI."""
-    device = "virtio-net-device" if profile.machine == "microvm" else "virtio-net-pci"
-    return [
-        "-netdev",
-        f"user,id=n0,hostfwd=tcp:127.0.0.1:{ssh_port}-:22",
-        "-device",
-        f"{device},netdev=n0",
-    ]
-
-
-def qemu_command(
-    profile: Profile,
-    kernel: BuiltKernel,
-    initramfs: Path,
-    accel: str,
-    nonce: str,
-    qmp_socket: Path,
-    ssh_port: int | None = None,
-) -> list[str]:
-    """The full QEMU argument list for a profile (a list: nothing here passes through a shell).
-
-    ssh_port: networking for the SSH transport (boot a profile made by networked() for it).
-    """
-    machine = profile.machine + (",acpi=off" if profile.machine == "microvm" else "")
-    multi = accel == "tcg" and profile.smp > 1 and not profile.icount
-    accel_arg = "tcg,thread=multi" if multi else accel
-    icount = ["-icount", "shift=0,sleep=off"] if profile.icount else []
-    return [
-        profile.qemu,
-        "-nodefaults",
-        "-no-user-config",
-        "-display",
-        "none",
-        "-M",
-        machine,
-        "-accel",
-        accel_arg,
-        "-cpu",
-        profile.cpu,
-        "-m",
-        str(profile.memory_mb),
-        "-smp",
-        str(profile.smp),
-        "-kernel",
-        str(kernel.path),
-        "-initrd",
-        str(initramfs),
-        "-append",
-        kernel_cmdline(profile, nonce, net=ssh_port is not None),
-        "-chardev",
-        "stdio,id=con,signal=off",
-        "-serial",
-        "chardev:con",
-        "-qmp",
-        f"unix:{qmp_socket},server=on,wait=off",
-        "-no-reboot",
-        "-sandbox",
-        "on",
-        *icount,
-        *(net_args(profile, ssh_port) if ssh_port is not None else []),
-    ]
 
 
 def _die_with_parent() -> None:
@@ -264,8 +87,14 @@ class _CappedLog:
         self.f.close()
 
 
-class Machine:
-    """One QEMU guest for one profile, from start to a guaranteed reap."""
+class QemuMachine:
+    """One QEMU guest for one profile, from start to a guaranteed reap (a Target).
+
+    ssh: the image's SSH part; the guest then boots networked (networked(profile), dropbear in
+    the guest) and boot() ends by moving the agent protocol to SSH. net=True alone boots the
+    networked guest without attaching (attach() is then the caller's). key_dir: where the
+    run's client key lives (default: run_dir).
+    """
 
     def __init__(
         self,
@@ -273,20 +102,25 @@ class Machine:
         kernel: BuiltKernel,
         initramfs: Path,
         run_dir: Path,
-        accel: str = "tcg",
+        accel: str | Accel = Accel.TCG,
         console_cap: int | None = None,
         net: bool = False,
+        *,
+        ssh: SshPart | None = None,
+        key_dir: Path | None = None,
     ) -> None:
-        self.profile = profile
-        self.net = net  # networking + dropbear in the guest, for the SSH transport
+        self.net = net or ssh is not None  # networking + dropbear in the guest, for SSH
+        self.profile = networked(profile) if self.net else profile
+        self.ssh = ssh
+        self.key_dir = key_dir if key_dir is not None else run_dir
         self.ssh_port: int | None = None  # host side of the forward to the guest's port 22
-        # What commands go over when not the console (lab.targets.ssh.SshLink); closed by stop().
-        self.transport_link: Any = None
+        # What commands go over when not the console; closed by stop().
+        self.transport_link: SshLink | None = None
         self._stop_lock = threading.RLock()
         self.kernel = kernel
         self.initramfs = initramfs
         self.run_dir = run_dir
-        self.accel = accel
+        self.accel = Accel(accel)
         self.nonce = secrets.token_hex(8)
         self.console_cap = console_cap if console_cap is not None else console_cap_default()
         self.console_dropped = 0  # bytes past the cap, known once the machine is stopped
@@ -363,8 +197,7 @@ class Machine:
         self._child.logfile_read = self._log
         self._child.delaybeforesend = None  # pexpect sleeps 50 ms before every send by default
         (Path(self._sockdir) / "qemu.pid").write_text(str(self._child.pid))
-        with _live_lock:
-            _live.add(self)
+        reaping.register(self)
 
     def boot(self) -> GuestIdentity:
         """Start and wait for READY; verify the guest against its profile."""
@@ -400,6 +233,9 @@ class Machine:
                 + "; ".join(problems)
                 + f" (defined at {self.profile.source})",
             )
+        if self.ssh is not None:
+            # boot_seconds stays the time to READY on the console, as before SSH existed.
+            self.attach(self.ssh.host_key, self.key_dir)
         return identity
 
     def _await_ready(self, deadline: float) -> str:
@@ -461,8 +297,7 @@ class Machine:
         if self._sockdir is not None:
             shutil.rmtree(self._sockdir, ignore_errors=True)
             self._sockdir = None
-        with _live_lock:
-            _live.discard(self)
+        reaping.unregister(self)
 
     def _qmp_quit(self) -> None:
         from qemu.qmp.legacy import QEMUMonitorProtocol
@@ -474,11 +309,105 @@ class Machine:
             qmp.cmd("quit")
             qmp.close()
 
-    def __enter__(self) -> Machine:
+    def __enter__(self) -> QemuMachine:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    # -- SSH transport -------------------------------------------------------------------------
+
+    def attach(self, host_key: str, key_dir: Path) -> SshLink:
+        """Switch this booted, networked guest to SSH; the link becomes transport_link.
+
+        The run's public key goes over the console (AUTHKEY), then the lab connects to the
+        forwarded port with the image's pinned host key and starts ``/init serve NONCE`` on one
+        channel; the READY there must come from this guest (same vendor and kernel).
+        """
+        profile = self.profile.name
+        key, public = client_key(key_dir)
+        self.send(f"AUTHKEY k {public.encode().hex()}")
+        deadline = time.monotonic() + AUTHKEY_TIMEOUT_S
+        while True:
+            line = self.read_line(deadline)
+            if line is None:
+                raise BootError(profile, "the agent did not acknowledge AUTHKEY on the console")
+            if line.startswith("k="):
+                if line != "k=EXIT 0":
+                    raise BootError(profile, f"AUTHKEY failed in the guest: {line[2:]}")
+                break
+        assert self.ssh_port is not None, "attach() needs a guest booted with networking"
+        target = SshTarget("127.0.0.1", self.ssh_port, "root", Path("/dev/null"), host_key)
+        client = connect(profile, target, key)
+        nonce = secrets.token_hex(8)
+        link = SshLink(
+            client,
+            f"{GUEST_AGENT} serve {nonce}",
+            nonce,
+            profile,
+            target.where,
+            watch=self.poll_console,
+            watch_fd=self.console_fd(),
+        )
+        self.transport_link = link
+        body = link.await_ready(time.monotonic() + SSH_READY_TIMEOUT_S)
+        try:
+            over_ssh = GuestIdentity.parse(body)
+        except ValueError as exc:
+            raise BootError(profile, f"agent over SSH: {exc}") from None
+        ident = self.identity
+        if ident is not None and (over_ssh.vendor, over_ssh.kernel_release) != (
+            ident.vendor,
+            ident.kernel_release,
+        ):
+            raise BootError(
+                profile,
+                f"the agent over SSH is on {over_ssh.vendor} {over_ssh.kernel_release}, not "
+                f"this guest ({ident.vendor} {ident.kernel_release}): wrong port?",
+            )
+        return link
+
+    # -- what the engine asks (the Target protocol) --------------------------------------------
+
+    @property
+    def link(self) -> ConsoleLink:
+        """The SSH link once attached, else the console (this machine)."""
+        return self.transport_link or self
+
+    @property
+    def console(self) -> LineSplitter:
+        return self.lines
+
+    def environment(self, identity: GuestIdentity | None, variant: str) -> Environment:
+        """The booted profile (its variant and networking applied) on this kernel and QEMU."""
+        p = self.profile
+        return Environment(
+            profile=p.name,
+            kernel=self.kernel.name,
+            kernel_origin=self.kernel.origin,
+            kernel_release=identity.kernel_release if identity else self.kernel.release,
+            qemu=p.qemu,
+            qemu_version=qemu_version(p.qemu),
+            accel=self.accel.value,
+            cpu_model=p.cpu,
+            machine_type=p.machine,
+            vendor=identity.vendor if identity else "",
+            kernel_bits=self.kernel.bits,
+            variant=variant,
+            target=TargetKind.QEMU.value,
+            transport=(Transport.SSH if self.net else Transport.CONSOLE).value,
+        )
+
+    def guest_record(self) -> dict[str, Any]:
+        return {"ssh_port": self.ssh_port} if self.net else {}
+
+    def console_capped(self) -> str | None:
+        if not self.console_dropped:
+            return None
+        return (
+            f"console log cap ({self.console_cap >> 20} MiB) reached: "
+            f"{self.console_dropped} bytes dropped"
+        )
 
     # -- console -------------------------------------------------------------------------------
 
@@ -594,61 +523,9 @@ class Machine:
             self._child.interact(output_filter=watch)
 
 
-SOCKDIR_PREFIX = "entrylab-"
+Machine = QemuMachine  # the name lab.cli, lab.bench and the integration tests use
 
 
-def unprivileged_user() -> str | None:
-    """Run as root, QEMU drops to `nobody` once it has opened its files (-runas): it needs no
-    privilege after that. -runas clears the parent-death signal, so reap_stale() covers a lab
-    that was SIGKILLed."""
-    if os.geteuid() != 0:
-        return None
-    try:
-        pwd.getpwnam("nobody")
-    except KeyError:
-        return None
-    return "nobody"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def reap_stale() -> list[int]:
-    """Kill QEMUs left by a lab process that died without cleaning up (e.g. SIGKILL)."""
-    killed = []
-    for d in Path(tempfile.gettempdir()).glob(f"{SOCKDIR_PREFIX}*"):
-        try:
-            lab_pid = int((d / "lab.pid").read_text())
-            qemu_pid = int((d / "qemu.pid").read_text())
-        except (OSError, ValueError):
-            continue
-        if _alive(lab_pid):
-            continue
-        if _alive(qemu_pid) and _is_qemu(qemu_pid):
-            with contextlib.suppress(OSError):
-                os.kill(qemu_pid, signal.SIGKILL)
-                killed.append(qemu_pid)
-        shutil.rmtree(d, ignore_errors=True)
-    return killed
-
-
-def _is_qemu(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/comm").read_text().startswith("qemu-system")
-    except OSError:
-        return False
-
-
-def reap_all() -> None:
-    """Stop every QEMU this process started (Ctrl-C, SIGTERM, an exception at top level)."""
-    with _live_lock:
-        machines = list(_live)
-    for m in machines:
-        m.stop()
+def attach(machine: QemuMachine, host_key: str, key_dir: Path) -> SshLink:
+    """machine.attach(): for callers that boot with net=True and attach themselves."""
+    return machine.attach(host_key, key_dir)

@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from lab.checks import CHECKS, CheckContext, register
-from lab.config.profiles import load_profiles
+from lab.config.profiles import SshTarget, load_profiles
 from lab.config.scenarios import Scenario, load_all
 from lab.config.scenarios import select as select_scenarios
 from lab.engine import runner as engine
@@ -33,7 +33,8 @@ from lab.images.builder import Images, ImageSet
 from lab.report.results import Status, Verdict
 from lab.report.run import RunReport
 from lab.targets import ssh
-from lab.targets.qemu import Machine, free_port, networked
+from lab.targets.qemu import Machine, attach
+from lab.targets.qemuargs import free_port, networked
 from lab.targets.session import GuestSession
 
 pytestmark = pytest.mark.integration
@@ -220,7 +221,7 @@ def test_changed_program_is_redeployed_without_rebuilding(
         profile, built.kernels["cloud-amd64"], initramfs, tmp_path / "g", "tcg", net=True
     ) as m:
         m.boot()
-        link = ssh.attach(m, part.host_key, tmp_path)
+        link = attach(m, part.host_key, tmp_path)
         session = GuestSession(link, profile.name)
         assert session.run(["/lab/bin/fault_inject", "exit", "3"]).exit_code == 3
         placed = ssh.deploy(link.client, {"fault_inject": changed}, ssh.GUEST_DEPLOY_DIR, "t")
@@ -234,7 +235,7 @@ def test_changed_program_is_redeployed_without_rebuilding(
         # The same guest, never rebooted: one boot, one READY on its console.
         assert (tmp_path / "g" / "console.log").read_bytes().count(b"READY") == 1
         # A connection that presents another host key is refused, naming the guest.
-        wrong = ssh.SshTarget(
+        wrong = SshTarget(
             "127.0.0.1",
             m.ssh_port or 0,
             "root",

@@ -17,6 +17,7 @@ import pytest
 from lab import cli
 from lab.config.profiles import LabHost, Profile, SshTarget, load_hosts, load_profiles
 from lab.engine import runner as engine
+from lab.engine.hosts import checkout_files, parse_hosts
 from lab.errors import ConfigError, ConfigErrors, LabError
 from lab.images.builder import (
     GUEST_HOST_KEY,
@@ -27,15 +28,8 @@ from lab.images.builder import (
     _ssh_string,
 )
 from lab.targets.identity import GuestIdentity
-from lab.targets.qemu import kernel_cmdline, net_args, networked, qemu_command
-from lab.targets.ssh import (
-    checkout_files,
-    client_key,
-    connect_error,
-    fingerprint,
-    parse_hosts,
-    public_key,
-)
+from lab.targets.qemuargs import kernel_cmdline, net_args, networked, qemu_command
+from lab.targets.ssh import client_key, connect_error, fingerprint, public_key
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "ssh"
 HOST_KEY = (DATA / "example_host_key.pub").read_text().strip()
@@ -338,5 +332,7 @@ def _elf_with_section(name: str, data: bytes) -> bytes:
 
 def test_checkout_files_skip_builds_and_reports(root: Path) -> None:
     files = checkout_files(root)
-    assert "lab/targets/ssh.py" in files and "vendors.yaml" in files and "images/lock.yaml" in files
+    assert (
+        "lab/engine/hosts.py" in files and "vendors.yaml" in files and "images/lock.yaml" in files
+    )
     assert not [f for f in files if f.startswith(("images/build/", "reports/", ".git/"))]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from lab.config.profiles import MachineVariant, load_profiles
 from lab.images.builder import BuiltKernel
-from lab.targets.qemu import qemu_command
+from lab.targets.qemuargs import qemu_command
 
 
 def test_label_and_apply(root: Path) -> None:
