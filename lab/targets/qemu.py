@@ -23,7 +23,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import pexpect
 
@@ -33,7 +33,7 @@ from lab.images.builder import BuiltKernel, SshPart
 from lab.report.results import Environment
 from lab.targets import reaping
 from lab.targets.accel import qemu_version
-from lab.targets.base import Accel, TargetKind, Transport
+from lab.targets.base import Accel, Target, TargetKind, Transport
 from lab.targets.console import Fault, LineSplitter
 from lab.targets.identity import GuestIdentity
 from lab.targets.qemuargs import free_port, networked, qemu_command
@@ -529,3 +529,7 @@ Machine = QemuMachine  # the name lab.cli, lab.bench and the integration tests u
 def attach(machine: QemuMachine, host_key: str, key_dir: Path) -> SshLink:
     """machine.attach(): for callers that boot with net=True and attach themselves."""
     return machine.attach(host_key, key_dir)
+
+
+if TYPE_CHECKING:
+    _is_a_target: type[Target] = QemuMachine  # mypy checks QemuMachine against the protocol

@@ -13,14 +13,14 @@ import secrets
 import shlex
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import paramiko
 
 from lab.config.profiles import Profile
 from lab.errors import BootError, GuestError
 from lab.report.results import Environment
-from lab.targets.base import Accel, TargetKind, Transport
+from lab.targets.base import Accel, Target, TargetKind, Transport
 from lab.targets.console import LineSplitter
 from lab.targets.identity import GuestIdentity
 from lab.targets.session import ConsoleLink
@@ -186,3 +186,7 @@ def identity_summary(identity: GuestIdentity) -> dict[str, Any]:
         "brand": identity.brand,
         "model_name": identity.model_name,
     }
+
+
+if TYPE_CHECKING:
+    _is_a_target: type[Target] = RealMachine  # mypy checks RealMachine against the protocol
