@@ -427,7 +427,9 @@ def test_matrix_spread_over_a_lab_host(root: Path, sshd: Sshd, tmp_path: Path) -
     assert results["guests"]["i386-int80"]["lab_host"] == "loop"
     assert "lab_host" not in results["guests"]["amd-syscall32"]
     assert (run / "guests" / "i386-int80" / "boot1" / "console.log").stat().st_size > 0
-    assert (tmp_path / "lab-host" / "lab" / "ssh.py").is_file(), "the checkout was copied"
+    assert (tmp_path / "lab-host" / "lab" / "engine" / "hosts.py").is_file(), (
+        "the checkout was copied"
+    )
     assert "[loop] " in result.stdout, "the lab host's progress is shown"
 
 
