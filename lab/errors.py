@@ -6,7 +6,6 @@ The CLI prints ``str(error)`` and exits; no traceback reaches the user for these
 from __future__ import annotations
 
 import enum
-
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
