@@ -55,7 +55,11 @@ def new_run_id() -> str:
 
 
 class RunReport:
-    """The report of one run, kept on disk in step with the run."""
+    """The report of one run, kept on disk in step with the run.
+
+    ``meta`` is the run's own description (kind, profiles, scenarios, and ``cells``: the plan's
+    cell names); verdicts carry their cell, guest records are keyed by compat.guest_key.
+    """
 
     def __init__(self, reports_dir: Path, run_id: str, meta: dict[str, Any]) -> None:
         self.reports_dir = reports_dir

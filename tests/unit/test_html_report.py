@@ -100,3 +100,39 @@ def test_page_without_perf_results_has_no_perf_section() -> None:
     }
     page = render_html(data, plots=True)
     assert "System-call cost" not in page and "vdso-entry" in page
+
+
+def test_matrix_rows_are_cells_grouped_by_kernel() -> None:
+    def v(cell: str, kernel: str) -> dict[str, Any]:
+        return {
+            "cell": cell,
+            "profile": cell.split("@")[0],
+            "scenario": "vdso-entry",
+            "status": "pass",
+            "env": {"kernel": kernel, "accel": "tcg"},
+        }
+
+    data = {
+        "schema_version": 2,
+        "run_id": "r1",
+        "verdicts": [
+            v("a@cloud-amd64", "cloud-amd64"),
+            v("b@686", "686"),
+            v("c@cloud-amd64@qemu-9.2", "cloud-amd64"),
+            {"cell": "d@silicon", "profile": "d", "scenario": "vdso-entry", "status": "pass"},
+        ],
+    }
+    page = render_html(data, plots=False)
+    order = [
+        page.index(s)
+        for s in (
+            "kernel cloud-amd64",
+            "<th>a@cloud-amd64<br>",
+            "<th>c@cloud-amd64@qemu-9.2<br>",
+            "kernel 686",
+            "<th>b@686<br>",
+            "kernel silicon",
+            "<th>d@silicon<br>",
+        )
+    ]
+    assert order == sorted(order)
