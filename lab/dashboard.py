@@ -1,9 +1,10 @@
 """The live terminal dashboard (rich) and the end-of-run matrix.
 
-One row per guest with its state and counts, an overall progress bar with ETA, and a pane with
-the latest kernel warnings and panics. Fed by engine events from worker threads; rendered by
-rich.Live at a fixed rate, sized to the terminal on every refresh (resize-safe, no flicker: rich
-redraws in place). Off a TTY the plain sink is used instead (lab.events.PlainSink).
+One row per cell (the engine's events name it in Event.profile) with its state and counts, an
+overall progress bar with ETA, and a pane with the latest kernel warnings and panics. Fed by
+engine events from worker threads; rendered by rich.Live at a fixed rate, sized to the terminal
+on every refresh (resize-safe, no flicker: rich redraws in place). Off a TTY the plain sink is
+used instead (lab.events.PlainSink).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from lab.events import Event, Kind, printable_line
+from lab.report.compat import verdict_cell
 from lab.report.results import SEVERITY, Status, worst
 
 STYLE = {
@@ -122,12 +124,12 @@ class DashboardState:
     def _render(self, width: int) -> RenderableType:
         now = time.monotonic()
         table = Table(expand=True, box=None, pad_edge=False, header_style="bold")
-        table.add_column("profile", no_wrap=True, ratio=3)
+        table.add_column("cell", no_wrap=True, ratio=3, overflow="ellipsis")
         if width >= 100:
             table.add_column("vendor", no_wrap=True, ratio=2)
             table.add_column("kernel", no_wrap=True, ratio=3)
             table.add_column("accel", no_wrap=True, ratio=1)
-        table.add_column("state", no_wrap=True, ratio=4, overflow="ellipsis")
+        table.add_column("state", no_wrap=True, ratio=3, overflow="ellipsis")
         table.add_column("time", no_wrap=True, justify="right", width=6)
         table.add_column("pass/fail/div/err", no_wrap=True, justify="right", width=17)
         for r in self.rows.values():
@@ -196,36 +198,45 @@ class Dashboard:
 
 
 def matrix_table(verdicts: list[dict[str, Any]], title: str = "") -> Table:
-    """The profile x scenario matrix (worst status per cell) from verdict dicts."""
-    profiles = list(dict.fromkeys(v["profile"] for v in verdicts))
+    """The cell x scenario matrix (worst status of each) from verdict dicts of any schema
+    version; an ERROR names its error kind(s), e.g. "ERROR boot"."""
+    placed = [(verdict_cell(v), v) for v in verdicts]
+    rows = list(dict.fromkeys(c for c, _ in placed))
     scenarios = list(dict.fromkeys(v["scenario"] for v in verdicts))
-    cells: dict[tuple[str, str], list[Status]] = {}
-    for v in verdicts:
-        cells.setdefault((v["profile"], v["scenario"]), []).append(Status(v["status"]))
+    cells: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for c, v in placed:
+        cells.setdefault((c, v["scenario"]), []).append(v)
     table = Table(title=title or None, header_style="bold")
-    table.add_column("profile", no_wrap=True)
+    table.add_column("cell", no_wrap=True)
     for s in scenarios:
         table.add_column(s, justify="center")
-    for p in profiles:
-        row: list[Any] = [p]
+    for c in rows:
+        row: list[Any] = [c]
         for s in scenarios:
-            statuses = cells.get((p, s))
-            if not statuses:
+            vs = cells.get((c, s))
+            if not vs:
                 row.append(Text("—", style="dim"))
                 continue
+            statuses = [Status(v["status"]) for v in vs]
             w = worst(statuses)
             bad = sum(st.bad for st in statuses)
             label = LABEL[w] + (f" {bad}/{len(statuses)}" if len(statuses) > 1 and bad else "")
+            kinds = dict.fromkeys(
+                str(v["error_kind"]) for v in vs if v["status"] == "error" and v.get("error_kind")
+            )
+            label += f" {','.join(kinds)}" if w is Status.ERROR and kinds else ""
             row.append(Text(label, style=STYLE[w]))
         table.add_row(*row)
     return table
 
 
 def guests_table(guests: dict[str, dict[str, Any]]) -> Table:
-    """Each guest as verified at boot: vendor, kernel, accelerator, AT_SYSINFO, boot time."""
+    """Each boot (cell, or cell+variant) as verified: vendor, kernel, accelerator, AT_SYSINFO,
+    boot time."""
     table = Table(title="guests (verified at boot)", header_style="bold")
-    for col in ("profile", "vendor", "kernel", "accel", "AT_SYSINFO", "boot s"):
-        table.add_column(col, no_wrap=True)
+    table.add_column("guest", no_wrap=True)  # the cell name stays whole; the others may wrap
+    for col in ("vendor", "kernel", "accel", "AT_SYSINFO", "boot s"):
+        table.add_column(col)
     for name, g in guests.items():
         if "boot_error" in g:
             table.add_row(

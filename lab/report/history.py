@@ -2,6 +2,8 @@
 
 Everything here reads saved results.json files; no guest is booted. Results from different
 accelerators are never compared as if they were the same: a key includes the accelerator.
+Reports of every schema version are read in the current shape (lab.report.compat.upgrade), so
+a verdict is known by its cell in old and new runs alike.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lab.report.compat import upgrade, verdict_cell
 from lab.report.results import Status
 from lab.report.run import load_results
 
@@ -69,20 +72,23 @@ def find_run(reports: Path, ref: str | None) -> Path:
 
 
 def load(run_dir: Path) -> dict[str, Any]:
+    """A run's results.json, upgraded to the current schema."""
     return load_results(run_dir / "results.json")
 
 
 def verdict_key(v: dict[str, Any]) -> str:
+    """cell/scenario[/path] [accel]: the identity of a verdict across runs."""
     env = v.get("env") or {}
     return (
-        f"{v['profile']}/{v['scenario']}"
+        f"{verdict_cell(v)}/{v['scenario']}"
         + (f"/{v['path']}" if v.get("path") else "")
         + (f" [{env.get('accel')}]" if env.get("accel") else "")
     )
 
 
 def statuses(data: dict[str, Any]) -> dict[str, Status]:
-    return {verdict_key(v): Status(v["status"]) for v in data["verdicts"]}
+    """Each verdict's status by verdict_key (data of any schema version)."""
+    return {verdict_key(v): Status(v["status"]) for v in upgrade(data)["verdicts"]}
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,11 @@
 """report.html: one self-contained page per run (inline CSS, plots as base64 PNG; opens offline).
 
-It shows the vendor × scenario matrix with every verdict's status, the guests a run booted, the
-per-path system-call costs of the perf suite (plots made with matplotlib's Agg renderer, and
-tables with the ratios between paths of the same guest), and the details of everything that did
-not pass. All text that came from a guest or a config file is escaped with html.escape: guest
-output is untrusted. Plot labels have every $ escaped, so matplotlib never reads them as mathtext.
+It shows the cell × scenario matrix (rows grouped by kernel) with every verdict's status, the
+guests a run booted, the per-path system-call costs of the perf suite (plots made with
+matplotlib's Agg renderer, and tables with the ratios between paths of the same guest), and the
+details of everything that did not pass. All text that came from a guest or a config file is
+escaped with html.escape: guest output is untrusted. Plot labels have every $ escaped,
+so matplotlib never reads them as mathtext.
 
 Without matplotlib the page is still written, with the tables and a note instead of plots.
 """
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.fsutil import atomic_write
+from lab.report.compat import upgrade
 from lab.report.results import SEVERITY, Status, worst
 
 __all__ = ["perf_tables", "render_html", "write_html"]
@@ -46,6 +48,7 @@ STATUS_CSS = {
     Status.XPASS: "xpass",
 }
 MAX_DETAIL = 4000
+PLOT_LABEL = 32  # characters of a cell name under a bar ("intel-sep@cloud-amd64@qemu-9.2")
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.5em;color:#222;
@@ -53,7 +56,7 @@ max-width:1320px}
 h1{font-size:1.5em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
 table{border-collapse:collapse;margin:.6em 0;font-size:.9em}
 th,td{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top}
-th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums}
+th{background:#f3f3f3}th.kernel{background:#e4e8f0}td.num{text-align:right;font-variant-numeric:tabular-nums}
 td.pass{background:#d8f5d8}td.fail{background:#f8c8c8;font-weight:bold}
 td.div{background:#fde9b0}td.err{background:#e8c8f0;font-weight:bold}td.skip{background:#eee}
 td.xfail{background:#d8eef8}td.xpass{background:#ffd27f;font-weight:bold}
@@ -103,7 +106,10 @@ def _series_name(path: str) -> tuple[str, str] | None:
 
 
 def perf_tables(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Per scenario: mode, unit, environment and {profile: {series: {syscall: net}}}."""
+    """Per scenario: mode, unit, environment and {cell: {series: {syscall: net}}}.
+
+    ``data``: results.json of any schema version (upgraded here)."""
+    data = upgrade(data)
     out: dict[str, dict[str, Any]] = {}
     for v in _perf_verdicts(data):
         named = _series_name(str(v.get("path", "")))
@@ -113,12 +119,10 @@ def perf_tables(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
         obs, env = v["observed"], v.get("env") or {}
         sc = out.setdefault(
             str(v["scenario"]),
-            {"mode": obs["mode"], "unit": obs.get("unit", ""), "profiles": {}, "env": {}},
+            {"mode": obs["mode"], "unit": obs.get("unit", ""), "cells": {}, "env": {}},
         )
-        sc["profiles"].setdefault(str(v["profile"]), {}).setdefault(series, {})[syscall] = obs[
-            "net"
-        ]
-        sc["env"][str(v["profile"])] = {
+        sc["cells"].setdefault(str(v["cell"]), {}).setdefault(series, {})[syscall] = obs["net"]
+        sc["env"][str(v["cell"])] = {
             "accel": env.get("accel", ""),
             "qemu_version": env.get("qemu_version", ""),
             "variant": env.get("variant", ""),
@@ -128,7 +132,7 @@ def perf_tables(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
         if v.get("path") == "cost/ratios" and isinstance(v.get("observed"), dict):
             found = out.get(str(v["scenario"]))
             if found is not None:
-                found.setdefault("ratios", {})[str(v["profile"])] = v["observed"]
+                found.setdefault("ratios", {})[str(v["cell"])] = v["observed"]
     return out
 
 
@@ -142,11 +146,11 @@ def _png(fig: Any) -> str:
 
 
 def _cost_figure(scenario: str, table: dict[str, Any]) -> str:
-    """Grouped bars: x = profile, one bar per call path, one panel per system call."""
+    """Grouped bars: x = cell, one bar per call path, one panel per system call."""
     import matplotlib
     from matplotlib.figure import Figure
 
-    profiles = list(table["profiles"])
+    names = list(table["cells"])
     with matplotlib.rc_context({"font.size": 9}):
         fig = Figure(figsize=(13, 7.5))
         axes = fig.subplots(2, 2).flatten()
@@ -154,22 +158,22 @@ def _cost_figure(scenario: str, table: dict[str, Any]) -> str:
             paths = [
                 p
                 for p in CALLPATH_ORDER
-                if any(syscall in table["profiles"][pr].get(p, {}) for pr in profiles)
+                if any(syscall in table["cells"][pr].get(p, {}) for pr in names)
             ]
             width = 0.8 / max(1, len(paths))
             for i, path in enumerate(paths):
-                xs = [k + (i - (len(paths) - 1) / 2) * width for k in range(len(profiles))]
-                ys = [table["profiles"][pr].get(path, {}).get(syscall, 0) for pr in profiles]
+                xs = [k + (i - (len(paths) - 1) / 2) * width for k in range(len(names))]
+                ys = [table["cells"][pr].get(path, {}).get(syscall, 0) for pr in names]
                 ax.bar(xs, ys, width, label=path, color=COLORS.get(path, "#777"))
             ax.set_title(f"{syscall}")
-            ax.set_xticks(range(len(profiles)))
-            ax.set_xticklabels([_plain(p, 20) for p in profiles], rotation=30, ha="right")
+            ax.set_xticks(range(len(names)))
+            ax.set_xticklabels([_plain(p, PLOT_LABEL) for p in names], rotation=30, ha="right")
             ax.set_ylabel(f"net cost ({_plain(table['unit'])})")
             values = [
                 v
-                for pr in profiles
+                for pr in names
                 for p in paths
-                if (v := table["profiles"][pr].get(p, {}).get(syscall, 0)) > 0
+                if (v := table["cells"][pr].get(p, {}).get(syscall, 0)) > 0
             ]
             if values and max(values) > 10 * min(values):
                 ax.set_yscale("log")  # wall mode: PTI guests cost ten times the others'
@@ -195,31 +199,31 @@ def _cost_figure(scenario: str, table: dict[str, Any]) -> str:
 
 
 def _ratio_figure(scenario: str, table: dict[str, Any]) -> str | None:
-    """int80 / fast path per system call, and forced IRET / opportunistic return, per profile."""
+    """int80 / fast path per system call, and forced IRET / opportunistic return, per cell."""
     import matplotlib
     from matplotlib.figure import Figure
 
     ratios = table.get("ratios") or {}
-    profiles = [p for p in table["profiles"] if p in ratios]
-    if not profiles:
+    names = [p for p in table["cells"] if p in ratios]
+    if not names:
         return None
     with matplotlib.rc_context({"font.size": 9}):
         fig = Figure(figsize=(13, 3.8))
         left, right = fig.subplots(1, 2)
         width = 0.8 / len(SYSCALL_ORDER)
         for i, syscall in enumerate(SYSCALL_ORDER):
-            xs = [k + (i - 1.5) * width for k in range(len(profiles))]
+            xs = [k + (i - 1.5) * width for k in range(len(names))]
             ys = [
                 (ratios[p].get("ratios", {}).get("int80/vdso_sym", {}) or {}).get(syscall) or 0
-                for p in profiles
+                for p in names
             ]
             left.bar(xs, ys, width, label=syscall)
         left.axhline(1.0, color="#444", lw=0.8)
         left.set_title(_plain("raw int $0x80 / __kernel_vsyscall (net cost ratio)"))
         right_vals = [
-            ((ratios[p].get("forced_iret") or {}).get("estimate_ratio") or 0) for p in profiles
+            ((ratios[p].get("forced_iret") or {}).get("estimate_ratio") or 0) for p in names
         ]
-        right.bar(range(len(profiles)), right_vals, 0.6, color="#7f7f7f")
+        right.bar(range(len(names)), right_vals, 0.6, color="#7f7f7f")
         if not any(right_vals):
             right.text(
                 0.5,
@@ -232,8 +236,8 @@ def _ratio_figure(scenario: str, table: dict[str, Any]) -> str | None:
         right.axhline(1.0, color="#444", lw=0.8)
         right.set_title("fast call with forced IRET / opportunistic return (getpid, estimate)")
         for ax in (left, right):
-            ax.set_xticks(range(len(profiles)))
-            ax.set_xticklabels([_plain(p, 20) for p in profiles], rotation=30, ha="right")
+            ax.set_xticks(range(len(names)))
+            ax.set_xticklabels([_plain(p, PLOT_LABEL) for p in names], rotation=30, ha="right")
             ax.grid(axis="y", alpha=0.3)
         left.legend(fontsize=8, ncol=4, loc="lower center")
         fig.suptitle(f"{_plain(scenario)}: ratios between paths in the same guest", y=1.03)
@@ -244,22 +248,48 @@ def _ratio_figure(scenario: str, table: dict[str, Any]) -> str | None:
 # -- html ---------------------------------------------------------------------------------------
 
 
+def _kernels(data: dict[str, Any]) -> dict[str, str]:
+    """Each cell's kernel (recipe or path): from its verdicts' env, else its guest record, else
+    the part of its name after the profile; "silicon" for real machines."""
+    out: dict[str, str] = {}
+    for v in data.get("verdicts", []):
+        env = v.get("env") or {}
+        if env.get("kernel") and not out.get(v["cell"]):
+            out[v["cell"]] = "silicon" if env.get("accel") == "silicon" else str(env["kernel"])
+    for g in (data.get("guests") or {}).values():
+        if g.get("cell") and g.get("kernel"):
+            out.setdefault(str(g["cell"]), str(g["kernel"]))
+    for v in data.get("verdicts", []):
+        out.setdefault(v["cell"], [*str(v["cell"]).split("@"), "?"][1])
+    return out
+
+
 def _matrix(data: dict[str, Any]) -> str:
+    """Rows are cells, grouped under their kernel (kernels and cells in order of appearance)."""
     verdicts = data.get("verdicts", [])
-    profiles = list(dict.fromkeys(str(v["profile"]) for v in verdicts))
+    kernels = _kernels(data)
+    order = list(dict.fromkeys(str(v["cell"]) for v in verdicts))
+    kernel_order = list(dict.fromkeys(kernels[c] for c in order))
+    order.sort(key=lambda c: kernel_order.index(kernels[c]))
     scenarios = list(dict.fromkeys(str(v["scenario"]) for v in verdicts))
     guests = data.get("guests", {})
     cells: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for v in verdicts:
-        cells.setdefault((str(v["profile"]), str(v["scenario"])), []).append(v)
-    rows = ["<table><tr><th>profile (vendor)</th>"]
+        cells.setdefault((str(v["cell"]), str(v["scenario"])), []).append(v)
+    rows = ["<table><tr><th>cell (vendor)</th>"]
     rows += [f"<th>{_e(s)}</th>" for s in scenarios]
     rows.append("</tr>")
-    for p in profiles:
-        vendor = (guests.get(p) or {}).get("vendor", "")
-        rows.append(f"<tr><th>{_e(p)}<br><span class=meta>{_e(vendor)}</span></th>")
+    kernel = None
+    for c in order:
+        if kernels[c] != kernel:
+            kernel = kernels[c]
+            rows.append(
+                f"<tr><th class=kernel colspan={len(scenarios) + 1}>kernel {_e(kernel)}</th></tr>"
+            )
+        vendor = (guests.get(c) or {}).get("vendor", "")
+        rows.append(f"<tr><th>{_e(c)}<br><span class=meta>{_e(vendor)}</span></th>")
         for s in scenarios:
-            vs = cells.get((p, s))
+            vs = cells.get((c, s))
             if not vs:
                 rows.append("<td>—</td>")
                 continue
@@ -275,15 +305,26 @@ def _matrix(data: dict[str, Any]) -> str:
     legend = " · ".join(f'<span class="{STATUS_CSS[s]}">{s.value}</span>' for s in SEVERITY)
     return (
         "".join(rows)
-        + f"<p class=note>Worst status per cell, (n) verdicts; hover for each one. {legend}. "
+        + "<p class=note>A row is a cell: profile@kernel[@emulator] (profile@silicon on a real "
+        f"machine). Worst status per scenario, (n) verdicts; hover for each one. {legend}. "
         "divergence = the emulator does what real silicon would not (a finding).</p>"
     )
 
 
 def _guests(data: dict[str, Any]) -> str:
-    cols = ("vendor", "kernel_release", "accel", "qemu_version", "variant", "boot_seconds")
+    """One row per boot (cell, or cell+variant), sorted by kernel."""
+    cols = (
+        "kernel",
+        "vendor",
+        "kernel_release",
+        "accel",
+        "qemu_version",
+        "variant",
+        "boot_seconds",
+    )
     out = ["<table><tr><th>guest</th>", *(f"<th>{_e(c)}</th>" for c in cols), "</tr>"]
-    for name, g in (data.get("guests") or {}).items():
+    guests = (data.get("guests") or {}).items()
+    for name, g in sorted(guests, key=lambda item: str(item[1].get("kernel", ""))):
         out.append(f"<tr><th>{_e(name)}</th>")
         for c in cols:
             value = g.get(c, g.get("boot_error", "") if c == "vendor" else "")
@@ -343,17 +384,17 @@ def _cost_table(table: dict[str, Any]) -> str:
     series = [
         s
         for s in (*CALLPATH_ORDER, "vdso_sym/traced", "vdso_sym/traced-iret", "int80/traced")
-        if any(s in t for t in table["profiles"].values())
+        if any(s in t for t in table["cells"].values())
     ]
-    out = ["<table><tr><th>profile</th><th>system call</th>"]
+    out = ["<table><tr><th>cell</th><th>system call</th>"]
     out += [f"<th>{_e(s)}</th>" for s in series]
     out += ["<th>int80 / vdso_sym</th><th>glibc / vdso_sym</th><th>syscall64 / vdso_sym</th></tr>"]
-    for profile, values in table["profiles"].items():
-        r = ((table.get("ratios") or {}).get(profile) or {}).get("ratios", {})
+    for name, values in table["cells"].items():
+        r = ((table.get("ratios") or {}).get(name) or {}).get("ratios", {})
         for syscall in SYSCALL_ORDER:
             if not any(syscall in values.get(s, {}) for s in series):
                 continue
-            out.append(f"<tr><th>{_e(profile)}</th><td>{_e(syscall)}</td>")
+            out.append(f"<tr><th>{_e(name)}</th><td>{_e(syscall)}</td>")
             out += [
                 f"<td class=num>{_e(_fmt(values.get(s, {}).get(syscall)))}</td>" for s in series
             ]
@@ -368,11 +409,11 @@ def _cost_table(table: dict[str, Any]) -> str:
     forced = [f for f in forced if f[1]]
     if forced:
         out.append(
-            "<table><tr><th>profile</th><th>fast return (model)</th><th>traced, ip kept</th>"
+            "<table><tr><th>cell</th><th>fast return (model)</th><th>traced, ip kept</th>"
             "<th>traced, ip moved (IRET)</th><th>IRET − fast return</th><th>traced ratio</th>"
             "<th>untraced estimate ratio</th><th>Mann-Whitney p</th></tr>"
         )
-        for profile, f, fast_return in forced:
+        for name, f, fast_return in forced:
             assert f is not None
             cells = (
                 fast_return,
@@ -384,7 +425,7 @@ def _cost_table(table: dict[str, Any]) -> str:
                 f.get("mann_whitney_p"),
             )
             out.append(
-                f"<tr><th>{_e(profile)}</th>"
+                f"<tr><th>{_e(name)}</th>"
                 + "".join(f"<td class=num>{_e(_fmt(c))}</td>" for c in cells)
                 + "</tr>"
             )
@@ -398,8 +439,8 @@ def _details(verdicts: Iterable[dict[str, Any]]) -> str:
         return ""
     out = [f"<h2>Not passing ({len(bad)})</h2>"]
     for v in bad:
-        key = f"{v['profile']}/{v['scenario']}" + (f"/{v['path']}" if v.get("path") else "")
-        body = []
+        key = f"{v['cell']}/{v['scenario']}" + (f"/{v['path']}" if v.get("path") else "")
+        body = [f"error kind: {v['error_kind']}"] if v.get("error_kind") else []
         for label in ("predicted", "observed"):
             if v.get(label) is not None:
                 text = json.dumps(v[label], default=str)[:MAX_DETAIL]
@@ -414,7 +455,8 @@ def _details(verdicts: Iterable[dict[str, Any]]) -> str:
 
 
 def render_html(data: dict[str, Any], *, plots: bool | None = None) -> str:
-    """The page for one run's results.json data."""
+    """The page for one run's results.json data (any schema version)."""
+    data = upgrade(data)
     plots = have_matplotlib() if plots is None else plots
     counts = ", ".join(f"{n} {s}" for s, n in (data.get("counts") or {}).items() if n)
     host = data.get("host") or {}
@@ -428,7 +470,7 @@ def render_html(data: dict[str, Any], *, plots: bool | None = None) -> str:
         f"lab {_e(data.get('lab_version', ''))} · host {_e(host.get('machine', ''))} "
         f"{_e(host.get('kernel', ''))}, {_e(host.get('cpus', ''))} cpus</p>",
         f"<p>Verdicts: {_e(counts or 'none')}</p>",
-        "<h2>Vendor × scenario</h2>",
+        "<h2>Cell × scenario, by kernel</h2>",
         _matrix(data),
         "<h2>Guests</h2>",
         _guests(data),

@@ -1,4 +1,4 @@
-"""Verdicts: what one scenario on one profile (and one call path) came to, and on what it ran.
+"""Verdicts: what one scenario on one cell (and one call path) came to, and on what it ran.
 
 Every verdict carries its environment (kernel, QEMU version, accelerator, CPU model), because
 results from different accelerators or kernels must never be mixed up in a matrix or a trend.
@@ -69,7 +69,7 @@ class Environment:
 
 @dataclass
 class Verdict:
-    """One row of the report: profile x scenario (x call path)."""
+    """One row of the report: cell x scenario (x call path)."""
 
     profile: str
     scenario: str
@@ -88,7 +88,9 @@ class Verdict:
 
     @property
     def key(self) -> str:
-        return f"{self.profile}/{self.scenario}" + (f"/{self.path}" if self.path else "")
+        """cell/scenario[/path]: what identifies a verdict within a run."""
+        where = self.cell or self.profile
+        return f"{where}/{self.scenario}" + (f"/{self.path}" if self.path else "")
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -98,6 +100,11 @@ class Verdict:
 
     @staticmethod
     def from_json(data: dict[str, Any]) -> Verdict:
+        """A verdict of any schema version; a schema-1 one gets its cell derived from its env
+        (lab.report.compat.verdict_cell; upgrade a whole report first to use its guests)."""
+        from lab.report.compat import verdict_cell  # compat -> lab.engine.cell -> this module
+
         env = Environment(**data["env"]) if data.get("env") else None
-        fields = {k: v for k, v in data.items() if k not in ("status", "env")}
-        return Verdict(status=Status(data["status"]), env=env, **fields)
+        fields = {k: v for k, v in data.items() if k not in ("status", "env", "cell")}
+        cell = verdict_cell(data)
+        return Verdict(status=Status(data["status"]), env=env, cell=cell, **fields)

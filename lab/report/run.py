@@ -1,7 +1,9 @@
 """Run reports: results.json (versioned), junit.xml and summary.md, rewritten after every verdict.
 
 Written incrementally and atomically, so a run killed halfway leaves a valid report of what had
-finished. reports/latest points at the newest run.
+finished. reports/latest points at the newest run. Schema 2: verdicts, guest records and guest
+directories are keyed by cell name (lab.engine.cell.Cell.name); older reports are read through
+lab.report.compat.upgrade.
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ from junit_xml import TestCase, TestSuite, to_xml_report_string
 from lab import __version__
 from lab.errors import LabError
 from lab.fsutil import atomic_write
+from lab.report.compat import SCHEMA_VERSION, guest_key, upgrade, verdict_cell
 from lab.report.html import write_html
 from lab.report.results import SEVERITY, Status, Verdict, worst
 
-RESULTS_SCHEMA_VERSION = 1
+RESULTS_SCHEMA_VERSION = SCHEMA_VERSION
 
 
 class ReportWriteError(LabError):
@@ -52,7 +55,11 @@ def new_run_id() -> str:
 
 
 class RunReport:
-    """The report of one run, kept on disk in step with the run."""
+    """The report of one run, kept on disk in step with the run.
+
+    ``meta`` is the run's own description (kind, profiles, scenarios, and ``cells``: the plan's
+    cell names); verdicts carry their cell, guest records are keyed by compat.guest_key.
+    """
 
     def __init__(self, reports_dir: Path, run_id: str, meta: dict[str, Any]) -> None:
         self.reports_dir = reports_dir
@@ -87,7 +94,9 @@ class RunReport:
     def reopen(cls, run_dir: Path) -> RunReport:
         """An interrupted run's report, to resume into: what finished is kept as it was.
 
-        A verdict that only says the run was interrupted is dropped, so its scenario runs again.
+        A verdict that only says the run was interrupted (error kind "interrupted", or its message
+        in schema 1) is dropped, so its scenario runs again. A schema-1 report is resumed as
+        schema 2 (lab.report.compat.upgrade).
         """
         data = load_results(run_dir / "results.json")
         report = cls.__new__(cls)
@@ -106,7 +115,8 @@ class RunReport:
         report.verdicts = [
             Verdict.from_json(v)
             for v in data["verdicts"]
-            if not str(v.get("message", "")).startswith("interrupted")
+            if v.get("error_kind") != "interrupted"
+            and not str(v.get("message", "")).startswith("interrupted")
         ]
         report._lock = threading.Lock()
         report.flush()
@@ -114,25 +124,33 @@ class RunReport:
         return report
 
     def finished_pairs(self) -> set[tuple[str, str]]:
-        """(profile, scenario) pairs that already have verdicts."""
-        return {(v.profile, v.scenario) for v in self.verdicts}
+        """(cell name, scenario) pairs that already have verdicts: a resumed run skips them."""
+        return {(v.cell, v.scenario) for v in self.verdicts}
 
-    def guest_dir(self, profile: str) -> Path:
-        return self.dir / "guests" / _safe_name(profile)
+    def guest_dir(self, cell: str) -> Path:
+        """guests/<cell>/ (the engine adds bootN/); every variant boot of a cell shares it."""
+        return self.dir / "guests" / _safe_name(cell)
 
-    def record_guest(self, profile: str, info: dict[str, Any]) -> None:
+    def record_guest(self, cell: str, info: dict[str, Any], variant: str = "") -> None:
+        """Merge info into the guest record of a cell's boot, keyed by compat.guest_key
+        (``<cell>`` or ``<cell>+<variant>``); the record carries ``cell`` and ``variant``."""
         with self._lock:
-            self.guests.setdefault(profile, {}).update(info)
+            record = self.guests.setdefault(guest_key(cell, variant), {})
+            record.setdefault("cell", cell)
+            record.setdefault("variant", variant)
+            record.update(info)
             self._write()
 
     def add(self, verdict: Verdict) -> None:
-        with self._lock:
-            self.verdicts.append(verdict)
-            self._write()
+        self.add_all([verdict])
 
     def add_all(self, verdicts: Iterable[Verdict]) -> None:
+        """Append verdicts; one without a cell gets the one derived from its env (schema 1)."""
         with self._lock:
-            self.verdicts.extend(verdicts)
+            for v in verdicts:
+                if not v.cell:
+                    v.cell = verdict_cell(v.to_json(), self.guests)
+                self.verdicts.append(v)
             self._write()
 
     def flush(self) -> None:
@@ -198,17 +216,19 @@ def _now() -> str:
 
 
 def _safe_name(name: str) -> str:
-    """A directory name from a profile name (profiles are validated, but never trust a path)."""
-    return re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".") or "_"
+    """A directory name from a cell name: '@' and '+' stay (readable, and safe in a path), any
+    other character outside [A-Za-z0-9._-] becomes '_' (a user kernel's path has '/'); no
+    leading dot, so never '.' or '..'. Names are validated, but never trust a path."""
+    return re.sub(r"[^A-Za-z0-9._@+-]", "_", name).lstrip(".") or "_"
 
 
 def junit_xml(verdicts: list[Verdict]) -> str:
-    """One testcase per profile x scenario (x path), one testsuite per profile."""
+    """One testcase per cell x scenario (x path), one testsuite per cell."""
     suites: dict[str, list[TestCase]] = {}
     for v in verdicts:
         name = v.scenario + (f"[{v.path}]" if v.path else "")
         case = TestCase(
-            name, classname=f"entrylab.{v.profile}", elapsed_sec=v.seconds, stdout=v.excerpt or None
+            name, classname=f"entrylab.{v.cell}", elapsed_sec=v.seconds, stdout=v.excerpt or None
         )
         detail = _detail(v)
         if v.status is Status.FAIL:
@@ -223,14 +243,14 @@ def junit_xml(verdicts: list[Verdict]) -> str:
             case.add_failure_info(message=v.message, output=detail, failure_type="xpass")
         elif v.status in (Status.SKIP, Status.XFAIL):
             case.add_skipped_info(message=v.message)
-        suites.setdefault(v.profile, []).append(case)
+        suites.setdefault(v.cell, []).append(case)
     return str(
         to_xml_report_string([TestSuite(f"entrylab.{p}", cases) for p, cases in suites.items()])
     )
 
 
 def _detail(v: Verdict) -> str:
-    parts = []
+    parts = [f"error kind: {v.error_kind}"] if v.error_kind else []
     if v.predicted is not None:
         parts.append(f"predicted: {json.dumps(v.predicted, default=str)}")
     if v.observed is not None:
@@ -270,13 +290,13 @@ def md_code(text: str) -> str:
 
 
 def matrix(verdicts: list[Verdict]) -> tuple[list[str], list[str], dict[tuple[str, str], Status]]:
-    """Profiles, scenarios and the worst status of each cell."""
-    profiles = list(dict.fromkeys(v.profile for v in verdicts))
+    """Cell names (rows), scenarios and the worst status of each (cell, scenario)."""
+    rows = list(dict.fromkeys(v.cell for v in verdicts))
     scenarios = list(dict.fromkeys(v.scenario for v in verdicts))
     cells: dict[tuple[str, str], list[Status]] = {}
     for v in verdicts:
-        cells.setdefault((v.profile, v.scenario), []).append(v.status)
-    return profiles, scenarios, {k: worst(s) for k, s in cells.items()}
+        cells.setdefault((v.cell, v.scenario), []).append(v.status)
+    return rows, scenarios, {k: worst(s) for k, s in cells.items()}
 
 
 def summary_markdown(
@@ -292,7 +312,7 @@ def summary_markdown(
     lines.append("Counts: " + ", ".join(f"{s.value} {n}" for s, n in counts.items() if n))
     lines += ["", "## Matrix", ""]
     if profiles:
-        lines.append("| profile | " + " | ".join(md_escape(s) for s in scenarios) + " |")
+        lines.append("| cell | " + " | ".join(md_escape(s) for s in scenarios) + " |")
         lines.append("|---|" + "---|" * len(scenarios))
         for p in profiles:
             row = [SYMBOL[cells[(p, s)]] if (p, s) in cells else "—" for s in scenarios]
@@ -311,7 +331,7 @@ def summary_markdown(
     lines += [
         "## Guests",
         "",
-        "| profile | vendor | kernel | accel | QEMU | AT_SYSINFO | boot s |",
+        "| guest | vendor | kernel | accel | QEMU | AT_SYSINFO | boot s |",
         "|---|---|---|---|---|---|---|",
     ]
     for name, g in guests.items():
@@ -336,11 +356,12 @@ def summary_markdown(
 
 
 def load_results(path: Path) -> dict[str, Any]:
-    """A saved results.json (for `lab report`), checked for the schema version."""
+    """A saved results.json of any readable schema version, in the current shape
+    (lab.report.compat.upgrade); ValueError for a version this lab cannot read."""
     data: dict[str, Any] = json.loads(path.read_text())
-    if data.get("schema_version") != RESULTS_SCHEMA_VERSION:
-        raise ValueError(
-            f"{path}: results schema {data.get('schema_version')}, "
-            f"this lab reads {RESULTS_SCHEMA_VERSION}"
-        )
-    return data
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: not a results.json object")
+    try:
+        return upgrade(data)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None

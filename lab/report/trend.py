@@ -2,9 +2,10 @@
 
 Reads saved results.json files (no guest is booted) and follows every perf measurement (a
 verdict whose observed carries ``mode`` and ``headline``: lab/suites/perf.py) as a series keyed
-by profile × scenario × path × accelerator × machine variant. Results from different
-accelerators or variants are never compared; a QEMU or kernel change between the two runs is
-shown next to the change it may explain.
+by cell (profile@kernel[@emulator]) × scenario × path × accelerator × machine variant; runs that
+predate cells are read through lab.report.compat.upgrade, so their series continue. Results from
+different accelerators or variants are never compared; a QEMU or kernel change between the two
+runs is shown next to the change it may explain.
 
 * exact mode (-icount): the headline is a path length in guest instructions, identical run to
   run, so every difference is reported exactly ("+3 instructions").
@@ -33,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lab.report.compat import upgrade
 from lab.report.history import find_run, list_runs, load
 
 __all__ = [
@@ -142,16 +144,19 @@ class Point:
     calibrated: float | None = None  # wall: median in calibration-loop units
     calibrated_samples: tuple[float, ...] = field(default=(), repr=False)
     route: str = ""  # the entry/return the check predicted (e.g. vDSO clock read vs fallback)
+    cell: str = ""  # the cell's name (lab.engine.cell.Cell.name)
 
     @property
     def key(self) -> tuple[str, str, str, str, str]:
-        return (self.profile, self.scenario, self.path, self.accel, self.variant)
+        """A series: cell, scenario, path, accelerator, machine variant."""
+        return (self.cell or self.profile, self.scenario, self.path, self.accel, self.variant)
 
 
 def _points(data: dict[str, Any]) -> list[Point]:
-    """The perf measurements of one run (passing verdicts with a usable headline)."""
+    """The perf measurements of one run (passing verdicts with a usable headline); ``data`` of
+    any schema version."""
     out = []
-    for v in data.get("verdicts", []):
+    for v in upgrade(data)["verdicts"]:
         obs = v.get("observed")
         if v.get("status") != "pass" or not isinstance(obs, dict) or not v.get("path"):
             continue
@@ -193,6 +198,7 @@ def _points(data: dict[str, Any]) -> list[Point]:
                 calibrated=float(cal) if isinstance(cal, int | float) and _number(cal) else None,
                 calibrated_samples=tuple(float(x) for x in cal_samples if _number(x)),
                 route=route,
+                cell=str(v["cell"]),
             )
         )
     return out
@@ -457,7 +463,7 @@ def render(report: TrendReport) -> list[str]:
         + "); timing baselines, traced wall references and route changes never regress",
         "",
     ]
-    header = ("verdict", "profile", "scenario", "path", "before", "after", "change", "p")
+    header = ("verdict", "cell", "scenario", "path", "before", "after", "change", "p")
     table = [header]
     order = {"regression": 0, "changed": 1, "improved": 2, "new": 3, "noise": 4, "same": 5}
     for r in sorted(report.rows, key=lambda r: (order.get(r.verdict, 9), r.newest.key)):
@@ -465,7 +471,7 @@ def render(report: TrendReport) -> list[str]:
         table.append(
             (
                 r.verdict.upper() if r.verdict == "regression" else r.verdict,
-                p.profile + (f" [{p.accel}]" if p.accel else ""),
+                p.key[0] + (f" [{p.accel}]" if p.accel else ""),
                 p.scenario,
                 p.path,
                 str(r.before.headline) if r.before else "-",
@@ -477,7 +483,7 @@ def render(report: TrendReport) -> list[str]:
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
         lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
-    notes = [f"  {r.newest.profile}/{r.newest.path}: {r.note}" for r in report.rows if r.note]
+    notes = [f"  {r.newest.key[0]}/{r.newest.path}: {r.note}" for r in report.rows if r.note]
     if notes:
         lines += ["", "environment changes:", *sorted(set(notes))]
     counts: dict[str, int] = {}

@@ -27,7 +27,7 @@ def write_run(
                 "scenario": scenario,
                 "path": None,
                 "status": status,
-                "env": {"accel": "tcg"},
+                "env": {"accel": "tcg", "kernel": "k"},
             }
         )
     counts = {s.value: sum(v["status"] == s.value for v in verdicts) for s in Status}
@@ -58,7 +58,7 @@ def test_new_problems_against_the_previous_nightly(tmp_path: Path) -> None:
     previous = history.previous_nightly(tmp_path, current["run_id"])
     assert previous is not None and previous["run_id"] == "20260101-000000-aaaa"
     new = history.new_problems(current, previous)
-    assert sorted(c.key for c in new) == ["p/a [tcg]", "p/c [tcg]", "p/d [tcg]"]
+    assert sorted(c.key for c in new) == ["p@k/a [tcg]", "p@k/c [tcg]", "p@k/d [tcg]"]
     line = history.subject_line(current, new)
     assert "RED" in line and "3 new problem(s)" in line
 
@@ -82,9 +82,9 @@ def test_find_and_diff(tmp_path: Path) -> None:
         history.load(tmp_path / "20260102-000000-bbbb"),
     )
     assert {(c.key, c.before, c.after) for c in changes} == {
-        ("p/a [tcg]", Status.PASS, Status.FAIL),
-        ("p/b [tcg]", Status.FAIL, None),
-        ("p/c [tcg]", None, Status.PASS),
+        ("p@k/a [tcg]", Status.PASS, Status.FAIL),
+        ("p@k/b [tcg]", Status.FAIL, None),
+        ("p@k/c [tcg]", None, Status.PASS),
     }
     assert [r.run_id for r in history.list_runs(tmp_path)] == [
         "20260101-000000-aaaa",

@@ -22,17 +22,17 @@ def data() -> dict[str, Any]:
     return loaded
 
 
-def test_perf_tables_group_net_costs_by_scenario_and_profile(data: dict[str, Any]) -> None:
+def test_perf_tables_group_net_costs_by_scenario_and_cell(data: dict[str, Any]) -> None:
     tables = perf_tables(data)
     assert set(tables) == {"syscall-cost", "syscall-cost-wall"}
     exact = tables["syscall-cost"]
     assert exact["mode"] == "exact" and exact["unit"] == "instructions"
-    assert exact["profiles"]["intel-sep"]["vdso_sym"]["getpid"] == 357
-    assert exact["profiles"]["i386-int80"]["int80"]["getpid"] == 332
-    assert exact["profiles"]["intel-sep"]["vdso_sym/traced-iret"]["getpid"] > 0
-    assert "none" not in exact["profiles"]["intel-sep"]  # timing baselines are not paths
-    assert exact["env"]["intel-sep"]["variant"] == "icount"
-    assert exact["ratios"]["intel-sep"]["forced_iret"]["delta"] == 8
+    assert exact["cells"]["intel-sep@cloud-amd64"]["vdso_sym"]["getpid"] == 357
+    assert exact["cells"]["i386-int80@686"]["int80"]["getpid"] == 332
+    assert exact["cells"]["intel-sep@cloud-amd64"]["vdso_sym/traced-iret"]["getpid"] > 0
+    assert "none" not in exact["cells"]["intel-sep@cloud-amd64"]  # timing baselines are not paths
+    assert exact["env"]["intel-sep@cloud-amd64"]["variant"] == "icount"
+    assert exact["ratios"]["intel-sep@cloud-amd64"]["forced_iret"]["delta"] == 8
 
 
 @pytest.mark.skipif(not have_matplotlib(), reason="matplotlib not installed")
@@ -49,7 +49,7 @@ def test_page_is_self_contained_with_png_plots(data: dict[str, Any], tmp_path: P
     for b64 in images:
         assert base64.b64decode(b64)[:8] == b"\x89PNG\r\n\x1a\n"
     # the matrix and the numbers
-    assert "Vendor × scenario" in page and "intel-sep" in page and "GenuineIntel" in page
+    assert "Cell × scenario" in page and "intel-sep" in page and "GenuineIntel" in page
     assert "syscall-cost-wall: wall mode (tsc)" in page
     assert "syscall-cost: exact mode (instructions)" in page
     assert "QEMU 7.2.22" in page
@@ -100,3 +100,39 @@ def test_page_without_perf_results_has_no_perf_section() -> None:
     }
     page = render_html(data, plots=True)
     assert "System-call cost" not in page and "vdso-entry" in page
+
+
+def test_matrix_rows_are_cells_grouped_by_kernel() -> None:
+    def v(cell: str, kernel: str) -> dict[str, Any]:
+        return {
+            "cell": cell,
+            "profile": cell.split("@")[0],
+            "scenario": "vdso-entry",
+            "status": "pass",
+            "env": {"kernel": kernel, "accel": "tcg"},
+        }
+
+    data = {
+        "schema_version": 2,
+        "run_id": "r1",
+        "verdicts": [
+            v("a@cloud-amd64", "cloud-amd64"),
+            v("b@686", "686"),
+            v("c@cloud-amd64@qemu-9.2", "cloud-amd64"),
+            {"cell": "d@silicon", "profile": "d", "scenario": "vdso-entry", "status": "pass"},
+        ],
+    }
+    page = render_html(data, plots=False)
+    order = [
+        page.index(s)
+        for s in (
+            "kernel cloud-amd64",
+            "<th>a@cloud-amd64<br>",
+            "<th>c@cloud-amd64@qemu-9.2<br>",
+            "kernel 686",
+            "<th>b@686<br>",
+            "kernel silicon",
+            "<th>d@silicon<br>",
+        )
+    ]
+    assert order == sorted(order)
