@@ -21,13 +21,15 @@ from pathlib import Path
 
 from lab.config.profiles import Profile
 from lab.config.scenarios import Scenario
-from lab.engine import runner as engine
+from lab.engine.executor import execute
+from lab.engine.plan import RunPlan, resolve_images
 from lab.events import Event
 from lab.fsutil import atomic_write
 from lab.images import kernelfile as kernelimage
 from lab.images.builder import BuiltKernel, Images, ImageSet
 from lab.report.run import RunReport
 from lab.targets.accel import choose_accel, kvm_usable, qemu_version
+from lab.targets.base import Accel
 from lab.targets.qemu import Machine
 from lab.targets.qemuargs import qemu_command
 from lab.targets.session import GuestSession
@@ -169,10 +171,10 @@ def run_matrix(
             elif e.kind.value == "done" and spans:
                 spans[-1] += e.at
 
-    plan = engine.RunPlan(profiles, scenarios, jobs=jobs, accel="tcg")
+    plan = RunPlan(profiles, scenarios, jobs=jobs, accel=Accel.TCG)
     report = RunReport(reports, f"bench-{jobs}-{time.monotonic_ns()}", {"kind": "bench"})
     t0 = time.monotonic()
-    engine.execute(plan, images, report, sink)
+    execute(plan, images, report, sink)
     wall = time.monotonic() - t0
     own = sum(sum(spans) for spans in busy.values())
     return wall, own / min(jobs, len(profiles))
@@ -211,18 +213,15 @@ def ssh_round_trip(
 ) -> list[Measurement]:
     """The same n PINGs and `true`s over one persistent SSH channel (lab.targets.ssh), as
     runs use it."""
-    from lab.targets.qemu import attach
-    from lab.targets.qemuargs import networked
-
     part = built.ssh.get(profile.kernel)
     if part is None:
         return []
-    booted = networked(profile)
     initramfs = images.with_ssh(built.initramfs, part)
     kernel = built.kernels[profile.kernel]
-    with Machine(booted, kernel, initramfs, work / "rtt-ssh", "tcg", net=True) as m:
+    rtt = work / "rtt-ssh"
+    with Machine(profile, kernel, initramfs, rtt, "tcg", ssh=part, key_dir=work / "ssh-keys") as m:
         m.boot()
-        session = GuestSession(attach(m, part.host_key, work / "ssh-keys"), profile.name)
+        session = GuestSession(m.link, profile.name)
         pings = [session.ping() for _ in range(n)]
         commands = []
         for _ in range(n):
@@ -315,7 +314,7 @@ def run(
     repeat = 2 if quick else 5
     boot_profiles = [profiles["amd-syscall32"]] + ([] if quick else [profiles["i386-int80"]])
     images = Images(root)
-    built = engine.resolve_images(images, list(profiles.values()), lambda _m: None)
+    built = resolve_images(images, list(profiles.values()), lambda _m: None)
     with tempfile.TemporaryDirectory(prefix="entrylab-bench-") as tmp:
         work = Path(tmp)
         say("1. boot-to-ready overhead (lab vs raw QEMU, alternating)")

@@ -19,13 +19,14 @@ from rich.console import Console
 from rich.table import Table
 
 from lab import __version__
-from lab.checks import CHECKS
-from lab.config.profiles import Profile, load_profiles, select
+from lab.config.profiles import LabHost, Profile, load_hosts, load_profiles, select
 from lab.config.scenarios import load_all
 from lab.config.scenarios import select as select_scenarios
 from lab.dashboard import Dashboard, guests_table, legend, matrix_table
 from lab.dirs import project_root
-from lab.engine import runner as engine
+from lab.engine import describe, executor
+from lab.engine.hosts import parse_hosts
+from lab.engine.plan import RunPlan, default_jobs, resolve_images
 from lab.errors import (
     BootError,
     ConfigError,
@@ -42,7 +43,9 @@ from lab.model import CpuIdentity, explain
 from lab.report import history, trend
 from lab.report.html import write_html
 from lab.report.run import RunReport, new_run_id
+from lab.suites import load_catalog
 from lab.targets.accel import choose_accel
+from lab.targets.base import Accel, Transport
 from lab.targets.qemu import Machine
 from lab.targets.reaping import reap_all, reap_stale
 from lab.targets.session import GuestSession
@@ -154,7 +157,7 @@ def cmd_boot(args: argparse.Namespace) -> int:
             f"profile {profile.name} ({profile.source}) is a real machine reached "
             "over SSH: log in with ssh; `lab boot` boots QEMU guests"
         )
-    built = engine.resolve_images(Images(_root(args)), [profile], _say)
+    built = resolve_images(Images(_root(args)), [profile], _say)
     run_dir = _root(args) / "reports" / "boot" / new_run_id()
     kernel = built.kernels[profile.kernel]
     with Machine(profile, kernel, built.initramfs, run_dir, choose_accel(args.accel)) as m:
@@ -189,32 +192,13 @@ def _vendors_loc(args: argparse.Namespace) -> SourceLocation:
 # -- run ----------------------------------------------------------------------------------------
 
 
-def _start_run(args: argparse.Namespace, kind: str) -> tuple[engine.RunPlan, RunReport, Path]:
+def _start_run(args: argparse.Namespace, kind: str) -> tuple[RunPlan, RunReport, Path]:
     """Resolve config into a plan and open its report; nothing runs if the config is invalid.
 
     --resume RUN reopens an interrupted run: its profiles and scenarios, minus what finished.
     """
-    root = _root(args)
-    profiles = _profiles(args)
-    if getattr(args, "selftests_src", None):
-        from lab.suites.kselftest.build import (
-            SRC_ENV,  # the layer builder reads it when the run needs it
-        )
-
-        os.environ[SRC_ENV] = str(Path(args.selftests_src).resolve())
     resumed = RunReport.reopen(_find_run(args, args.resume)) if args.resume else None
-    wanted_profiles = resumed.meta.get("profiles") if resumed else _split(args.profiles)
-    wanted_scenarios = resumed.meta.get("scenarios") if resumed else _split(args.scenarios)
-    chosen = select(profiles, wanted_profiles, "--profiles")
-    scenario_dir = Path(args.scenario_dir) if args.scenario_dir else root / "scenarios"
-    scenarios = select_scenarios(load_all(scenario_dir, set(CHECKS), profiles), wanted_scenarios)
-    plan = engine.RunPlan(
-        chosen,
-        scenarios,
-        jobs=args.jobs or engine.default_jobs(),
-        accel=args.accel,
-        done=resumed.finished_pairs() if resumed else set(),
-    )
+    plan, root = _make_plan(args, resumed)
     if resumed is not None:
         return plan, resumed, root
     reports = _reports(args)
@@ -222,14 +206,62 @@ def _start_run(args: argparse.Namespace, kind: str) -> tuple[engine.RunPlan, Run
     meta = {
         "kind": kind,
         "command": sys.argv,
-        "profiles": [p.name for p in chosen],
-        "scenarios": [s.name for s in scenarios],
+        "profiles": [p.name for p in plan.profiles],
+        "scenarios": [s.name for s in plan.scenarios],
         "jobs": plan.jobs,
     }
     return plan, RunReport(reports, args.run_id or new_run_id(), meta), root
 
 
-def _execute(plan: engine.RunPlan, report: RunReport, root: Path, live: bool) -> bool:
+def _plan_only(args: argparse.Namespace) -> tuple[RunPlan, Path]:
+    """The plan of `lab run`/`lab nightly` without opening a report (--dry-run)."""
+    resumed = RunReport.reopen(_find_run(args, args.resume)) if args.resume else None
+    return _make_plan(args, resumed)
+
+
+def _make_plan(args: argparse.Namespace, resumed: RunReport | None) -> tuple[RunPlan, Path]:
+    root = _root(args)
+    profiles = _profiles(args)
+    wanted_profiles = resumed.meta.get("profiles") if resumed else _split(args.profiles)
+    wanted_scenarios = resumed.meta.get("scenarios") if resumed else _split(args.scenarios)
+    chosen = select(profiles, wanted_profiles, "--profiles")
+    scenario_dir = Path(args.scenario_dir) if args.scenario_dir else root / "scenarios"
+    catalog = load_catalog()
+    loaded = load_all(scenario_dir, catalog.known(), profiles)
+    plan = RunPlan(
+        chosen,
+        select_scenarios(loaded, wanted_scenarios),
+        jobs=args.jobs or default_jobs(),
+        accel=Accel(args.accel),
+        done=frozenset(resumed.finished_pairs()) if resumed else frozenset(),
+        transport=Transport(args.transport) if args.transport else None,
+        hosts=tuple(_hosts(args)),
+        vendors=Path(args.vendors) if args.vendors else None,
+        scenario_dir=Path(args.scenario_dir) if args.scenario_dir else None,
+        selftests_src=Path(args.selftests_src).resolve() if args.selftests_src else None,
+        catalog=catalog,
+    )
+    return plan, root
+
+
+def _hosts(args: argparse.Namespace) -> list[LabHost]:
+    """--hosts: names from vendors.yaml's `hosts:`, or user@host[:port]."""
+    wanted = _split(args.hosts)
+    if not wanted:
+        return []
+    vendors = Path(args.vendors) if args.vendors else _root(args) / "vendors.yaml"
+    return parse_hosts(wanted, load_hosts(vendors))
+
+
+def _dry_run(plan: RunPlan, root: Path) -> int:
+    """Print the plan (cells, kernels, layers, transports, QEMU command lines); boot nothing."""
+    matrix, _ = executor.plan_cells(plan, Images(root), lambda e: None)
+    for line in describe.describe(matrix, choose_accel(plan.accel)):
+        print(line)
+    return EXIT_OK
+
+
+def _execute(plan: RunPlan, report: RunReport, root: Path, live: bool) -> bool:
     """Run with the live dashboard on a TTY, plain lines otherwise; False if interrupted."""
     console = Console()
     sink = Dashboard(console) if live else PlainSink()
@@ -237,9 +269,9 @@ def _execute(plan: engine.RunPlan, report: RunReport, root: Path, live: bool) ->
     try:
         if isinstance(sink, Dashboard):
             with sink:
-                engine.execute(plan, Images(root), report, sink)
+                executor.execute(plan, Images(root), report, sink)
         else:
-            engine.execute(plan, Images(root), report, sink)
+            executor.execute(plan, Images(root), report, sink)
     except KeyboardInterrupt:
         _show_matrix(console, report.results_json(), report.dir)
         _say(f"interrupted: the report of what finished is in {report.dir}")
@@ -266,6 +298,8 @@ def _live(args: argparse.Namespace) -> bool:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if args.dry_run:
+        return _dry_run(*_plan_only(args))
     plan, report, root = _start_run(args, "run")
     if not _execute(plan, report, root, _live(args)):
         return EXIT_INTERRUPTED
@@ -274,6 +308,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_nightly(args: argparse.Namespace) -> int:
     """The unattended job: full default matrix, compared with the previous nightly."""
+    if args.dry_run:
+        return _dry_run(*_plan_only(args))
     plan, report, root = _start_run(args, "nightly")
     finished = _execute(plan, report, root, _live(args))
     data = report.results_json()
@@ -311,7 +347,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     root = _root(args)
     profiles = _profiles(args)
-    scenarios = load_all(root / "scenarios", set(CHECKS), profiles)
+    scenarios = load_all(root / "scenarios", load_catalog().known(), profiles)
     result = bench.run(root, profiles, scenarios, args.quick, _say)
     command = "lab bench" + (" --quick" if args.quick else "")
     text = bench.markdown(result, bench.machine_facts(), command)
@@ -320,21 +356,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
         bench.write_markdown(Path(args.write), text)
         _say(f"written: {args.write}")
     return EXIT_OK
-
-
-def cmd_run_over(args: argparse.Namespace) -> int:
-    """`lab run` / `lab nightly` with --transport and --hosts: the plan takes them from
-    engine.RUN_DEFAULTS (lab/targets/ssh.py; README: SSH, real machines and lab hosts)."""
-    from lab.config.profiles import load_hosts
-    from lab.engine.hosts import parse_hosts
-
-    vendors = Path(args.vendors) if args.vendors else _root(args) / "vendors.yaml"
-    wanted = _split(args.hosts) or []
-    engine.RUN_DEFAULTS.transport = args.transport
-    engine.RUN_DEFAULTS.hosts = parse_hosts(wanted, load_hosts(vendors)) if wanted else []
-    engine.RUN_DEFAULTS.vendors = vendors if args.vendors else None
-    engine.RUN_DEFAULTS.scenario_dir = Path(args.scenario_dir) if args.scenario_dir else None
-    return cmd_nightly(args) if args.command_name == "nightly" else cmd_run(args)
 
 
 def cmd_images_add_pins(args: argparse.Namespace) -> int:
@@ -408,6 +429,50 @@ def _split(values: list[str] | None) -> list[str] | None:
 # -- parser -------------------------------------------------------------------------------------
 
 
+def _run_arguments(p: argparse.ArgumentParser) -> None:
+    """The options `lab run` and `lab nightly` share."""
+    p.add_argument("--profiles", action="append", help="names or tags, comma-separated")
+    p.add_argument("--scenarios", action="append", help="scenario or suite names")
+    p.add_argument("--kernel", help="recipe kernel name or path to your own bzImage/vmlinux")
+    p.add_argument("--jobs", type=int, help="guests at a time (default: number of cores)")
+    p.add_argument("--accel", default="auto", choices=["auto", "tcg", "kvm"])
+    p.add_argument("--reports", help="reports directory (default: ROOT/reports)")
+    p.add_argument("--scenario-dir", help="scenario suites directory (default: ROOT/scenarios)")
+    p.add_argument("--plain", action="store_true", help="plain line output even on a TTY")
+    p.add_argument(
+        "--selftests-src",
+        metavar="PATH",
+        help="build the kselftest-x86 layer from this kernel tree's tools/testing/selftests/x86 "
+        "(default: Debian's linux-source at the pinned kernel version)",
+    )
+    p.add_argument(
+        "--resume",
+        metavar="RUN",
+        help="finish an interrupted run (id, prefix or "
+        "latest): what already has verdicts is skipped",
+    )
+    p.add_argument("--run-id", help=argparse.SUPPRESS)
+    p.add_argument(
+        "--transport",
+        choices=[str(t) for t in Transport],
+        help="talk to the guests over the serial console or SSH (default: each profile's "
+        "`transport`, else SSH when the images have it)",
+    )
+    p.add_argument(
+        "--hosts",
+        action="append",
+        metavar="HOST,...",
+        help="spread the QEMU profiles over lab hosts too: names from the `hosts:` section of "
+        "vendors.yaml, or user@host[:port]",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the plan (every cell, its kernel, initramfs layers, transport and exact "
+        "QEMU command lines) and boot nothing",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lab", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"entrylab {__version__}")
@@ -445,50 +510,15 @@ def build_parser() -> argparse.ArgumentParser:
     boot.set_defaults(func=cmd_boot)
 
     run = sub.add_parser("run", help="run scenarios on profiles and write a report")
-    run.add_argument("--profiles", action="append", help="names or tags, comma-separated")
-    run.add_argument("--scenarios", action="append", help="scenario or suite names")
-    run.add_argument("--kernel", help="recipe kernel name or path to your own bzImage/vmlinux")
-    run.add_argument("--jobs", type=int, help="guests at a time (default: number of cores)")
-    run.add_argument("--accel", default="auto", choices=["auto", "tcg", "kvm"])
-    run.add_argument("--reports", help="reports directory (default: ROOT/reports)")
-    run.add_argument("--scenario-dir", help="scenario suites directory (default: ROOT/scenarios)")
-    run.add_argument("--plain", action="store_true", help="plain line output even on a TTY")
-    run.add_argument(
-        "--selftests-src",
-        metavar="PATH",
-        help="build the kselftest-x86 layer from this kernel tree's tools/testing/selftests/x86 "
-        "(default: Debian's linux-source at the pinned kernel version)",
-    )
-    run.add_argument(
-        "--resume",
-        metavar="RUN",
-        help="finish an interrupted run (id, prefix or "
-        "latest): what already has verdicts is skipped",
-    )
-    run.add_argument("--run-id", help=argparse.SUPPRESS)
-    run.add_argument(
-        "--transport",
-        choices=engine.TRANSPORTS,
-        help="talk to the guests over the serial console or SSH (default: each profile's "
-        "`transport`, else SSH when the images have it)",
-    )
-    run.add_argument(
-        "--hosts",
-        action="append",
-        metavar="HOST,...",
-        help="spread the QEMU profiles over lab hosts too: names from the `hosts:` section of "
-        "vendors.yaml, or user@host[:port]",
-    )
-    run.set_defaults(func=cmd_run_over)
+    _run_arguments(run)
+    run.set_defaults(func=cmd_run)
 
     nightly = sub.add_parser(
         "nightly",
         help="the full default matrix, compared with the "
         "previous nightly; non-zero on anything new",
     )
-    for action in run._actions:
-        if action.dest not in ("help",):
-            nightly._add_action(action)
+    _run_arguments(nightly)
     nightly.add_argument(
         "--perf-threshold-pct",
         type=float,
@@ -522,7 +552,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=trend.DEFAULT_LAST,
         help="earlier nightlies the perf trend looks at (default %(default)s)",
     )
-    nightly.set_defaults(func=cmd_run_over)
+    nightly.set_defaults(func=cmd_nightly)
 
     bench = sub.add_parser("bench", help="benchmarks of the lab itself")
     bench.add_argument("--quick", action="store_true", help="fewer repeats and profiles (smoke)")

@@ -8,6 +8,7 @@ explicit values. Nothing runs when any file is invalid.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,19 @@ from lab.config.profiles import MachineVariant, Profile
 from lab.config.yamlconf import Document, load_yaml, validate
 from lab.dirs import guest_sources
 from lab.errors import ConfigError, ConfigErrors, SourceLocation
-from lab.images.builder import LAYERS
 
 DEFAULT_TIMEOUT_S = 120.0
+
+
+@dataclass(frozen=True)
+class Known:
+    """What scenario files may name: the suites' checks and initramfs layers
+    (lab.suites.Catalog.known()), and suite modules that failed to import (named where one of
+    their checks would have been)."""
+
+    checks: frozenset[str]
+    layers: frozenset[str] = frozenset()
+    broken: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -32,7 +43,7 @@ class Scenario:
     timeout_s: float = DEFAULT_TIMEOUT_S
     expect: str | dict[str, Any] = "model"
     description: str = ""
-    needs: tuple[str, ...] = ()  # initramfs layers (lab.images.builder.LAYERS) the program needs
+    needs: tuple[str, ...] = ()  # initramfs layers (Known.layers) the program needs
     machine: MachineVariant = field(default_factory=MachineVariant)  # its own boot if not default
     source: str = ""  # file:line of its definition
 
@@ -63,17 +74,17 @@ def _scenario(suite: str, name: str, raw: dict[str, Any], where: str) -> Scenari
     )
 
 
-def _check_references(doc: Document, known_checks: set[str], profiles: dict[str, Profile]) -> None:
+def _check_references(doc: Document, known: Known, profiles: dict[str, Profile]) -> None:
     """Checks, programs and profile names must exist; say which and suggest the near miss."""
     tags = {t for p in profiles.values() for t in p.tags}
     names = set(profiles) | tags | {"all"}
     programs = {p.stem for p in guest_sources().glob("*.c")}
     for sname, raw in doc.data["scenarios"].items():
         at = ("scenarios", sname)
-        if raw["check"] not in known_checks:
-            message = _unknown("check", raw["check"], known_checks)
+        if raw["check"] not in known.checks:
+            message = _unknown("check", raw["check"], set(known.checks))
             broken = [
-                f"lab/suites/{m}.py ({err.splitlines()[0]})" for m, err in _broken_suites().items()
+                f"lab/suites/{m}.py ({err.splitlines()[0]})" for m, err in known.broken.items()
             ]
             if broken:
                 message += "; these suite modules failed to import: " + ", ".join(broken)
@@ -85,18 +96,13 @@ def _check_references(doc: Document, known_checks: set[str], profiles: dict[str,
                 _unknown("guest program", program, programs) + " (programs are lab/guest/<name>.c)",
             )
         for i, layer in enumerate(raw.get("needs", ())):
-            if layer not in LAYERS:
-                raise doc.error((*at, "needs", i), _unknown("initramfs layer", layer, set(LAYERS)))
+            if layer not in known.layers:
+                raise doc.error(
+                    (*at, "needs", i), _unknown("initramfs layer", layer, set(known.layers))
+                )
         for i, item in enumerate(raw.get("profiles", ())):
             if item not in names:
                 raise doc.error((*at, "profiles", i), _unknown("profile or tag", item, names))
-
-
-def _broken_suites() -> dict[str, str]:
-    # Imported here, not at the top: the suite modules import lab.checks, which imports us.
-    from lab.suites import BROKEN
-
-    return BROKEN
 
 
 def _unknown(what: str, value: str, known: set[str]) -> str:
@@ -104,12 +110,12 @@ def _unknown(what: str, value: str, known: set[str]) -> str:
     return f"unknown {what} {value!r}" + (f"; did you mean {hint[0]!r}?" if hint else "")
 
 
-def load_suite(path: Path, known_checks: set[str], profiles: dict[str, Profile]) -> list[Scenario]:
+def load_suite(path: Path, known: Known, profiles: dict[str, Profile]) -> list[Scenario]:
     doc = load_yaml(path)
     if doc.data is None:
         raise ConfigError(doc.location(()), "empty file: expected 'suite' and 'scenarios'")
     validate(doc, "scenarios")
-    _check_references(doc, known_checks, profiles)
+    _check_references(doc, known, profiles)
     suite = doc.data["suite"]
     out = []
     for name, raw in doc.data["scenarios"].items():
@@ -118,15 +124,13 @@ def load_suite(path: Path, known_checks: set[str], profiles: dict[str, Profile])
     return out
 
 
-def load_all(
-    directory: Path, known_checks: set[str], profiles: dict[str, Profile]
-) -> list[Scenario]:
+def load_all(directory: Path, known: Known, profiles: dict[str, Profile]) -> list[Scenario]:
     """Every suite in scenarios/; all errors of all files reported together; names unique."""
     scenarios: list[Scenario] = []
     errors: list[ConfigError] = []
     for path in sorted(directory.glob("*.yaml")):
         try:
-            scenarios.extend(load_suite(path, known_checks, profiles))
+            scenarios.extend(load_suite(path, known, profiles))
         except ConfigErrors as exc:
             errors.extend(exc.errors)
         except ConfigError as exc:

@@ -49,6 +49,9 @@ class Cell:
     layers: tuple[str, ...] = ()
     ssh: SshPart | None = None  # the image's SSH part, when transport is SSH on QEMU
     programs: Mapping[str, Path] = field(default_factory=dict)  # real machines: what to deploy
+    # Scenarios this cell cannot run, with the reason (reported as skips, never dropped).
+    skipped: tuple[tuple[Scenario, str], ...] = ()
+    unbootable: str = ""  # why no guest of this cell can be made ("" if it can)
 
     @property
     def name(self) -> str:

@@ -13,16 +13,22 @@ import contextlib
 import io
 import json
 import shlex
+import shutil
 import subprocess
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import paramiko
 
 from lab.config.profiles import LabHost, SshTarget
-from lab.errors import LabError
+from lab.engine.cell import Cell
+from lab.errors import ErrorKind, LabError
+from lab.events import Event, Kind
+from lab.report.compat import upgrade
+from lab.report.results import Status, Verdict
+from lab.targets.base import Accel, TargetKind
 from lab.targets.ssh import (
     CONNECT_TIMEOUT_S,
     connect_error,
@@ -30,6 +36,10 @@ from lab.targets.ssh import (
     load_key,
     pin_host_key,
 )
+
+if TYPE_CHECKING:
+    from lab.engine.plan import RunPlan
+    from lab.engine.runner import RunContext
 
 SYNC_SKIP = ("images/build/", "reports/", ".venv/", ".git/", ".entrylab-remote/")
 REMOTE_EXTRA = ".entrylab-remote"  # vendors file and scenario dir of this run, if not the tree's
@@ -247,3 +257,115 @@ def parse_hosts(specs: list[str], defined: dict[str, LabHost]) -> list[LabHost]:
             )
         )
     return hosts
+
+
+# -- the engine's side: a share of the cells run on one lab host ---------------------------------
+
+
+class HostRunner:
+    """A share of the QEMU cells run by `lab run` on a lab host (LabHostRun); its verdicts,
+    guest records and logs join this run's report. A host that cannot be reached costs its own
+    cells' verdicts (errors naming the host), never the run."""
+
+    def __init__(self, host: LabHost, cells: list[Cell], plan: RunPlan, ctx: RunContext) -> None:
+        self.host = host
+        self.cells = cells
+        self.plan = plan
+        self.ctx = ctx
+        self.remote = LabHostRun(host, self._log)
+
+    def _log(self, line: str) -> None:
+        self.ctx.emit(Event(Kind.NOTE, None, f"[{self.host.name}] {line}"[:400]))
+
+    def lab_args(self) -> list[str]:
+        """The remote `lab run`: this share's profiles and every scenario of the plan."""
+        names = ",".join(c.profile.name for c in self.cells)
+        scenarios = ",".join(dict.fromkeys(s.name for s in self.plan.scenarios))
+        extra = ["--vendors", f"{REMOTE_EXTRA}/vendors.yaml"] if self.plan.vendors else []
+        args = [*extra, "run", "--profiles", names, "--scenarios", scenarios]
+        if self.plan.scenario_dir is not None:
+            args += ["--scenario-dir", f"{REMOTE_EXTRA}/scenarios"]
+        if self.plan.transport:
+            args += ["--transport", str(self.plan.transport)]
+        if self.plan.accel is not Accel.AUTO:
+            args += ["--accel", str(self.plan.accel)]
+        if self.host.jobs:
+            args += ["--jobs", str(self.host.jobs)]
+        return args
+
+    def run(self, root: Path) -> None:
+        for c in self.cells:
+            self.ctx.emit(Event(Kind.BOOTING, c.name, f"on {self.remote.label}"))
+        extra = {}
+        if self.plan.vendors is not None:
+            extra["vendors.yaml"] = self.plan.vendors
+        if self.plan.scenario_dir is not None:
+            extra["scenarios"] = self.plan.scenario_dir
+        into = self.ctx.report.dir / "lab-hosts" / self.host.name
+        run_id = f"{self.ctx.report.run_id}-{self.host.name}"
+        why = ""
+        try:
+            data = self.remote.run(root, self.lab_args(), run_id, extra, into)
+        except LabError as exc:
+            data, why = None, str(exc)
+        except Exception as exc:  # fabric/invoke raise their own kinds: one error per verdict
+            data, why = None, f"{self.remote.label}: {type(exc).__name__}: {exc}"
+        if data is not None:
+            self._merge(upgrade(data), into)
+        tail = ""
+        if not why:
+            tail = "\n".join(self.remote.output_tail[-20:])
+            why = f"{self.remote.label}: no verdict (remote lab exit {self.remote.exit_code})"
+        have = {(v.cell, v.scenario) for v in self.ctx.report.verdicts}
+        missing = [
+            Verdict(
+                c.profile.name,
+                s.name,
+                Status.ERROR,
+                why,
+                excerpt=tail,
+                suite=s.suite,
+                cell=c.name,
+                error_kind=ErrorKind.CONNECTION.value,
+            )
+            for c in self.cells
+            for s in c.scenarios
+            if (c.name, s.name) not in have
+        ]
+        self._add(missing)
+        for c in self.cells:
+            self.ctx.emit(Event(Kind.DONE, c.name, f"finished on {self.remote.label}"))
+
+    def _merge(self, data: dict[str, Any], into: Path) -> None:
+        ours = {c.name for c in self.cells}
+        verdicts = [Verdict.from_json(v) for v in data.get("verdicts", [])]
+        where = {"lab_host": self.host.name, "lab_host_ssh": self.host.ssh.where}
+        for info in data.get("guests", {}).values():
+            if info.get("cell") in ours:
+                extra = {k: v for k, v in info.items() if k not in ("cell", "variant")}
+                self.ctx.report.record_guest(
+                    info["cell"], {**extra, **where}, str(info.get("variant", ""))
+                )
+        for name in ours:
+            mine = self.ctx.report.guest_dir(name)
+            src = into / "guests" / mine.name
+            if src.is_dir():
+                shutil.copytree(src, mine, dirs_exist_ok=True)
+        self._add([v for v in verdicts if v.cell in ours])
+
+    def _add(self, verdicts: list[Verdict]) -> None:
+        self.ctx.report.add_all(verdicts)
+        for v in verdicts:
+            self.ctx.emit(Event(Kind.VERDICT, v.cell, scenario=v.scenario, verdict=v))
+
+
+def spread(cells: list[Cell], hosts: tuple[LabHost, ...]) -> dict[str, list[Cell]]:
+    """QEMU cells over this machine ("") and the lab hosts, round robin in plan order; real
+    machines stay here (they are reached over SSH from here anyway)."""
+    slots = ["", *(h.name for h in hosts)]
+    out: dict[str, list[Cell]] = {slot: [] for slot in slots}
+    qemu = [c for c in cells if c.kind is TargetKind.QEMU]
+    for i, c in enumerate(qemu):
+        out[slots[i % len(slots)]].append(c)
+    out[""].extend(c for c in cells if c.kind is not TargetKind.QEMU)
+    return out

@@ -15,10 +15,10 @@ from typing import Any
 
 from lab.checks import (
     RESULT_STATUS,
+    Check,
     CheckContext,
     cpu_identity,
     parse_result_lines,
-    register,
 )
 from lab.model import Prediction, predict
 from lab.model.abi_paths import (
@@ -339,25 +339,30 @@ def _check(ctx: CheckContext) -> list[Verdict]:
     return verdicts
 
 
-@register("regs-preserved")
 def check_regs_preserved(ctx: CheckContext) -> list[Verdict]:
     """Sentinel registers, segments and flags across 0..6-argument syscalls, per call path."""
     return _check(ctx)
 
 
-@register("ptrace-modify")
 def check_ptrace_modify(ctx: CheckContext) -> list[Verdict]:
     """A tracer's register changes at the syscall-entry and -exit stops, per call path."""
     return _check(ctx)
 
 
-@register("sigreturn-modify")
 def check_sigreturn_modify(ctx: CheckContext) -> list[Verdict]:
     """A signal handler's ucontext edits during a blocking syscall, per call path."""
     return _check(ctx)
 
 
-@register("auxv-symbol")
 def check_auxv_symbol(ctx: CheckContext) -> list[Verdict]:
     """AT_SYSINFO, the __kernel_vsyscall symbol, the vDSO ELF and the landing pad, in-guest."""
     return _check(ctx)
+
+
+# What scenario files may name in `check:` (collected by lab.suites.load_catalog).
+CHECKS: dict[str, Check] = {
+    "regs-preserved": check_regs_preserved,
+    "ptrace-modify": check_ptrace_modify,
+    "sigreturn-modify": check_sigreturn_modify,
+    "auxv-symbol": check_auxv_symbol,
+}

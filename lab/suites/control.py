@@ -15,11 +15,11 @@ from collections.abc import Callable
 from typing import Any
 
 from lab.checks import (
+    Check,
     CheckContext,
     cpu_identity,
     parse_result_lines,
     program_trouble,
-    register,
 )
 from lab.errors import GuestError
 from lab.model import Prediction, predict
@@ -233,19 +233,16 @@ def _prediction(ctx: CheckContext) -> Prediction:
     return predict(ctx.identity.kernel_bits, cpu_identity(ctx.identity))
 
 
-@register("control-restart")
 def check_restart(ctx: CheckContext) -> list[Verdict]:
     """syscall-restart: SA_RESTART, restart_syscall and ptrace-driven restarts per call path."""
     return _verdicts(ctx, _run(ctx, []), judge_restart, _prediction(ctx))
 
 
-@register("control-single-step")
 def check_single_step(ctx: CheckContext) -> list[Verdict]:
     """single-step: TF and PTRACE_SINGLESTEP through each path, eips against the decoded stub."""
     return _verdicts(ctx, _run(ctx, []), judge_single_step, _prediction(ctx))
 
 
-@register("control-fork-clone")
 def check_fork_clone(ctx: CheckContext) -> list[Verdict]:
     """fork-clone: where parent and child resume, against lab/model/clone.py."""
     return _verdicts(ctx, _run(ctx, []), judge_fork_clone, _prediction(ctx))
@@ -262,7 +259,6 @@ def raw_order(predictions: dict[str, RawPrediction]) -> list[str]:
     return sorted(predictions, key=lambda n: (deadly(n), [p[0] for p in RAW_PROBES].index(n)))
 
 
-@register("control-raw-fast-insn")
 def check_raw_fast_insn(ctx: CheckContext) -> list[Verdict]:
     """raw-fast-insn: one probe per run, each judged against silicon (lab/model/silicon.py).
 
@@ -319,3 +315,12 @@ def _raw_judge(env: tuple[str, str, str], prediction: RawPrediction) -> Judge:
         return judge_raw(env, prediction, result)
 
     return judge
+
+
+# What scenario files may name in `check:` (collected by lab.suites.load_catalog).
+CHECKS: dict[str, Check] = {
+    "control-restart": check_restart,
+    "control-single-step": check_single_step,
+    "control-fork-clone": check_fork_clone,
+    "control-raw-fast-insn": check_raw_fast_insn,
+}

@@ -31,11 +31,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lab.checks import (
+    Check,
     CheckContext,
     cpu_identity,
     parse_result_lines,
     program_trouble,
-    register,
 )
 from lab.fsutil import atomic_write
 from lab.model import EntryPath, Prediction, ReturnInsn, predict
@@ -465,7 +465,6 @@ def judge(
     return findings
 
 
-@register("syscall-cost")
 def check_syscall_cost(ctx: CheckContext) -> list[Verdict]:
     """Run syscall_cost, turn its measurements into verdicts, ratios and exact-mode checks."""
     assert ctx.scenario.program is not None
@@ -488,3 +487,9 @@ def check_syscall_cost(ctx: CheckContext) -> list[Verdict]:
         for f in findings
     ]
     return verdicts + program_trouble(ctx, result, bool(results), problems, bool(verdicts))
+
+
+# What scenario files may name in `check:` (collected by lab.suites.load_catalog).
+CHECKS: dict[str, Check] = {
+    "syscall-cost": check_syscall_cost,
+}

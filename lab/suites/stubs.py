@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from lab.checks import CheckContext, cpu_identity, parse_result_lines, register
+from lab.checks import Check, CheckContext, cpu_identity, parse_result_lines
 from lab.fsutil import atomic_write
 from lab.model import StubError, VdsoError, parse_vdso
 from lab.model.cfi import (
@@ -166,7 +166,6 @@ def judge_step(
     return Status.PASS, f"unwound to the caller from every stop ({offsets})", predicted
 
 
-@register("vdso-cfi")
 def check_vdso_cfi(ctx: CheckContext) -> list[Verdict]:
     """The vDSO's CFI: statically against the decoded stub, then at run time with libgcc."""
     image = ctx.session.vdso()
@@ -334,7 +333,6 @@ def judge_variant(
     return Status.PASS, message
 
 
-@register("stub-variants")
 def check_stub_variants(ctx: CheckContext) -> list[Verdict]:
     """Each stub design x property, compared with lab.model.variants (emulator and silicon)."""
     here_platform = platform_for(ctx)
@@ -438,3 +436,10 @@ def _summary(
             "why": list(first_bad.why) if first_bad else [],
         },
     )
+
+
+# What scenario files may name in `check:` (collected by lab.suites.load_catalog).
+CHECKS: dict[str, Check] = {
+    "vdso-cfi": check_vdso_cfi,
+    "stub-variants": check_stub_variants,
+}

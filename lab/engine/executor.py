@@ -1,0 +1,150 @@
+"""Executing a plan: images → cells → runners in parallel → a finished report.
+
+Cells run in parallel up to ``plan.jobs`` (lab hosts use their own CPUs and take no slot here),
+longest first. Ctrl-C / SIGTERM stop every guest and leave a valid report marked interrupted;
+a LabError that must stop the run (images cannot be built, the report cannot be written)
+marks the report aborted where it still can and propagates to the CLI (exit 2). The engine
+never prints: everything it has to say is an Event for the sink.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from functools import partial
+from pathlib import Path
+
+from lab.config.profiles import Profile
+from lab.engine.cell import Cell
+from lab.engine.hosts import HostRunner, spread
+from lab.engine.plan import RunPlan, cells, resolve_images
+from lab.engine.runner import CellRunner, RunContext, TargetFactory
+from lab.errors import LabError
+from lab.events import Event, Kind, Sink
+from lab.images.builder import Images, ImageSet, SshPart
+from lab.report.run import RunReport
+from lab.targets.accel import choose_accel
+from lab.targets.base import Accel, Target, TargetKind
+from lab.targets.qemu import QemuMachine
+from lab.targets.reaping import reap_all
+from lab.targets.remote import RealMachine
+
+
+def make_target(cell: Cell, booted: Profile, accel: Accel, boot_dir: Path, key_dir: Path) -> Target:
+    """The real targets: a QEMU guest of the cell's kernel and initramfs (SSH attached by the
+    guest itself when the cell's transport is SSH), or the real machine over SSH."""
+    if cell.kind is TargetKind.MACHINE:
+        return RealMachine(booted, cell.programs["agent"], dict(cell.programs))
+    assert cell.kernel is not None and cell.initramfs is not None  # plan.cells() gives both
+    return QemuMachine(
+        booted, cell.kernel, cell.initramfs, boot_dir, accel, ssh=cell.ssh, key_dir=key_dir
+    )
+
+
+def plan_cells(plan: RunPlan, images: Images, emit: Sink) -> tuple[list[Cell], ImageSet]:
+    """Build (or find cached) what the plan needs and make its cells."""
+    built = resolve_images(images, plan.profiles, lambda m: emit(Event(Kind.IMAGES, message=m)))
+    layers = plan.layer_builders()
+
+    def initramfs(names: tuple[str, ...], ssh: SshPart | None) -> Path:
+        path = images.layered(built.initramfs, {n: layers[n] for n in names})
+        return images.with_ssh(path, ssh) if ssh is not None else path
+
+    return cells(plan, built, initramfs), built
+
+
+def longest_first(runners: list[CellRunner]) -> list[CellRunner]:
+    """LPT order: the 32-bit bzImage guests boot slowest, then by scenario count, so that the
+    matrix does not end waiting on one late, long guest."""
+
+    def weight(r: CellRunner) -> tuple[bool, int]:
+        slow = r.cell.kernel is not None and r.cell.kernel.boot == "bzimage"
+        return slow, len(r.cell.scenarios)
+
+    return sorted(runners, key=weight, reverse=True)
+
+
+def execute(
+    plan: RunPlan,
+    images: Images,
+    report: RunReport,
+    emit: Sink,
+    factory: TargetFactory | None = None,
+) -> RunReport:
+    """Run the plan; Ctrl-C / SIGTERM stop cleanly with a valid report of what finished."""
+    try:
+        return _execute(plan, images, report, emit, factory)
+    except LabError:
+        with contextlib.suppress(LabError):
+            report.finish("aborted")
+        raise
+
+
+def _stop_all(stop: threading.Event, pool: ThreadPoolExecutor) -> None:
+    """Tell every runner to stop, kill every guest, wait for the runners to finish."""
+    stop.set()
+    reap_all()
+    pool.shutdown(wait=True, cancel_futures=True)
+    reap_all()
+
+
+def _execute(
+    plan: RunPlan,
+    images: Images,
+    report: RunReport,
+    emit: Sink,
+    factory: TargetFactory | None,
+) -> RunReport:
+    matrix, built = plan_cells(plan, images, emit)
+    emit(
+        Event(
+            Kind.PLAN,
+            message=f"{len(matrix)} cells, {len(plan.scenarios)} scenarios, {plan.jobs} at a time",
+            data={c.name: len(c.scenarios) + len(c.skipped) for c in matrix},
+        )
+    )
+    accel = choose_accel(plan.accel)
+    report.meta["accel_requested"] = str(plan.accel)
+    report.meta["cells"] = [c.name for c in matrix]
+    stop = threading.Event()
+    ctx = RunContext(
+        report,
+        stop,
+        emit,
+        accel,
+        plan.accel is not Accel.AUTO,
+        built.broken_programs,
+        plan.catalog.checks,
+        factory or partial(make_target, key_dir=report.dir / "ssh"),
+        layers=plan.layer_results(),
+    )
+    shares = spread(matrix, plan.hosts)
+    hosts = [HostRunner(h, shares[h.name], plan, ctx) for h in plan.hosts if shares[h.name]]
+    runners = longest_first([CellRunner(c, ctx) for c in shares[""]])
+    pool = ThreadPoolExecutor(max_workers=max(1, plan.jobs), thread_name_prefix="guest")
+    hosts_pool = ThreadPoolExecutor(max_workers=max(1, len(hosts)), thread_name_prefix="host")
+    try:
+        pending: set[Future[None]] = {hosts_pool.submit(h.run, images.root) for h in hosts}
+        pending |= {pool.submit(r.run) for r in runners}
+        while pending:
+            done, pending = wait(pending, timeout=0.5)
+            for f in done:
+                f.result()  # re-raises what must stop the run (the report cannot be written)
+    except KeyboardInterrupt:
+        for h in hosts:
+            h.remote.cancel()
+        _stop_all(stop, pool)
+        emit(
+            Event(
+                Kind.NOTE,
+                message="interrupted: guests stopped; the report of what finished is written",
+            )
+        )
+        report.finish("interrupted")
+        raise
+    finally:
+        _stop_all(stop, pool)
+        hosts_pool.shutdown(wait=True, cancel_futures=True)
+    report.finish("finished")
+    return report
