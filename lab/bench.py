@@ -25,7 +25,8 @@ from lab.engine import runner as engine
 from lab.events import Event
 from lab.fsutil import atomic_write
 from lab.images import kernelfile as kernelimage
-from lab.images.builder import BuiltKernel, Images, ImageSet
+from lab.images.builder import Images, ImageSet
+from lab.images.kernels import BuiltKernel
 from lab.report.run import RunReport
 from lab.targets.qemu import Machine, choose_accel, kvm_usable, qemu_command, qemu_version
 from lab.targets.session import GuestSession

@@ -7,8 +7,8 @@ The registry CHECKS is what scenario files name in `check:`.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,8 @@ class CheckContext:
     session: GuestSession
     env: Environment
     artefacts: Path  # this guest's directory in the report
+    # what each initramfs layer's build returned, by layer name (lab.images.builder.Layered)
+    layers: Mapping[str, Any] = field(default_factory=dict)
 
     def verdict(self, status: Status, message: str, **kw: Any) -> Verdict:
         return Verdict(

@@ -16,7 +16,6 @@ from lab.config.profiles import MachineVariant, Profile
 from lab.config.yamlconf import Document, load_yaml, validate
 from lab.dirs import guest_sources
 from lab.errors import ConfigError, ConfigErrors, SourceLocation
-from lab.images.builder import LAYERS
 
 DEFAULT_TIMEOUT_S = 120.0
 
@@ -32,7 +31,7 @@ class Scenario:
     timeout_s: float = DEFAULT_TIMEOUT_S
     expect: str | dict[str, Any] = "model"
     description: str = ""
-    needs: tuple[str, ...] = ()  # initramfs layers (lab.images.builder.LAYERS) the program needs
+    needs: tuple[str, ...] = ()  # initramfs layers (a suite's LAYERS) the program needs
     machine: MachineVariant = field(default_factory=MachineVariant)  # its own boot if not default
     source: str = ""  # file:line of its definition
 
@@ -84,12 +83,24 @@ def _check_references(doc: Document, known_checks: set[str], profiles: dict[str,
                 (*at, "program"),
                 _unknown("guest program", program, programs) + " (programs are lab/guest/<name>.c)",
             )
+        layers = _known_layers()
         for i, layer in enumerate(raw.get("needs", ())):
-            if layer not in LAYERS:
-                raise doc.error((*at, "needs", i), _unknown("initramfs layer", layer, set(LAYERS)))
+            if layer not in layers:
+                raise doc.error((*at, "needs", i), _unknown("initramfs layer", layer, layers))
         for i, item in enumerate(raw.get("profiles", ())):
             if item not in names:
                 raise doc.error((*at, "profiles", i), _unknown("profile or tag", item, names))
+
+
+def _known_layers() -> set[str]:
+    """The initramfs layers the suites offer (`needs:`)."""
+    # TODO(issue 13): the known layer names as an argument of load_all, from the suites' LAYERS
+    # the plan uses. Imported here, not at the top: lab.suites imports lab.checks imports this.
+    try:
+        from lab.suites.kselftest import LAYERS
+    except Exception:  # a suite that fails to import offers no layer (lab.suites.BROKEN: why)
+        return set()
+    return set(LAYERS)
 
 
 def _broken_suites() -> dict[str, str]:

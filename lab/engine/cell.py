@@ -15,7 +15,8 @@ from pathlib import Path
 
 from lab.config.profiles import Profile
 from lab.config.scenarios import Scenario
-from lab.images.builder import BuiltKernel, SshPart
+from lab.images.kernels import BuiltKernel
+from lab.images.sshpart import SshPart
 from lab.targets.base import TargetKind, Transport
 
 SYSTEM_EMULATOR = "system"  # the host's own QEMU (qemu-system-* on PATH)

@@ -24,9 +24,12 @@ from lab.config.profiles import LabHost, MachineVariant, Profile
 from lab.config.scenarios import Scenario
 from lab.errors import BootError, GuestError, LabError
 from lab.events import Event, Kind, Sink
-from lab.images.builder import BuiltKernel, Images, ImageSet, SshPart, user_kernel
+from lab.images.builder import Images, ImageSet
+from lab.images.kernels import BuiltKernel, user_kernel
+from lab.images.sshpart import SshPart
 from lab.report.results import Environment, Status, Verdict
 from lab.report.run import RunReport
+from lab.suites.kselftest import LAYERS  # TODO(issue 13): the plan's layers, from every suite
 from lab.targets.console import Fault
 from lab.targets.identity import GuestIdentity
 from lab.targets.qemu import (
@@ -93,8 +96,7 @@ def resolve_images(images: Images, profiles: list[Profile], log: Callable[[str],
     profiles = [p for p in profiles if not p.is_remote]
     recipe = images.recipe()
     names = sorted({p.kernel for p in profiles if p.kernel in recipe.kernels})
-    images.log = log
-    built = images.build(names)
+    built = images.build(names, log=log)
     for p in profiles:
         if p.kernel not in built.kernels:
             path = Path(p.kernel)
@@ -621,7 +623,11 @@ def _execute(plan: RunPlan, images: Images, report: RunReport, emit: Sink) -> Ru
             data={p.name: len(plan.scenarios_for(p)) for p in plan.profiles},
         )
     )
-    built = resolve_images(images, plan.profiles, lambda m: emit(Event(Kind.IMAGES, message=m)))
+
+    def images_log(message: str) -> None:
+        emit(Event(Kind.IMAGES, message=message))
+
+    built = resolve_images(images, plan.profiles, images_log)
     accel = choose_accel(plan.accel)
     report.meta["accel_requested"] = plan.accel
     stop = threading.Event()
@@ -637,10 +643,11 @@ def _execute(plan: RunPlan, images: Images, report: RunReport, emit: Sink) -> Ru
             runners.append(RemoteRunner(p, scenarios, built.programs, ctx))
         elif scenarios:
             needs = sorted({layer for s in scenarios for layer in s.needs})
-            initramfs = images.layered(built.initramfs, needs)
+            layers = {n: LAYERS[n] for n in needs}
+            initramfs = images.layered(built.initramfs, layers, log=images_log).initramfs
             transport, part = choose_transport(plan, p, built)
             if transport == "ssh" and isinstance(part, SshPart):
-                initramfs = images.with_ssh(initramfs, part)
+                initramfs = images.with_ssh(initramfs, part, log=images_log)
             kernel = built.kernels[p.kernel]
             runners.append(ProfileRunner(p, scenarios, kernel, initramfs, ctx, transport, part))
     # Longest first (LPT): the 32-bit bzImage guests boot slowest, then by scenario count, so

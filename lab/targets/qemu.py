@@ -33,7 +33,7 @@ import pexpect
 from lab.config.profiles import Profile
 from lab.dirs import cache_dir
 from lab.errors import BootError, GuestError
-from lab.images.builder import BuiltKernel
+from lab.images.kernels import BuiltKernel
 from lab.targets.console import Fault, LineSplitter
 from lab.targets.identity import GuestIdentity
 

@@ -1,3 +1,19 @@
-"""The kernel's own x86 selftests as a suite: source build, KTAP parser, expectations, check."""
+"""The kernel's own x86 selftests as a suite (scenarios/kselftest-x86.yaml).
 
+source.py: where the selftests come from (Debian's linux-source, or a user's kernel tree);
+build.py: building them into the kselftest-x86 initramfs layer; ktap.py: their output as
+subtests; expectations.py: known artefacts and judging a run; check.py: the `kselftest` check.
+
+LAYERS is what this suite offers the image builder (lab.images.builder.Images.layered): the
+layer builders by the name scenarios give in `needs:`. A run with `--selftests-src PATH` uses
+`KselftestLayer(PATH)` instead of the default one.
+"""
+
+from lab.images.builder import LayerBuilder
 from lab.suites.kselftest import check as check
+from lab.suites.kselftest.build import KselftestLayer
+from lab.suites.kselftest.names import LAYER
+
+LAYERS: dict[str, LayerBuilder] = {LAYER: KselftestLayer()}
+
+__all__ = ["LAYERS", "KselftestLayer", "check"]
