@@ -9,19 +9,22 @@ import io
 import subprocess
 import tarfile
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 
-from lab.checks import CHECKS
+from lab.checks import CHECKS, CheckContext
 from lab.config.profiles import load_profiles
-from lab.config.scenarios import load_all, select
+from lab.config.scenarios import Scenario, load_all, select
 from lab.errors import ConfigError
 from lab.images import debian
-from lab.report.results import Status
-from lab.suites.kselftest import LAYERS, ktap
+from lab.report.results import Environment, Status
+from lab.suites.kselftest import LAYERS, KselftestLayer, ktap
 from lab.suites.kselftest import build as kbuild
 from lab.suites.kselftest import expectations as kexp
 from lab.suites.kselftest import source as ksource
+from lab.targets.session import CommandResult
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "kselftest"
 
@@ -486,3 +489,62 @@ def test_intermittent_artefact_explains_the_hang_and_is_no_news_when_absent() ->
     # Not on 2 vCPUs (no UP lock patching) nor on 32-bit kernels (they reload DS on entry).
     two = kexp.GuestFacts(**{**INTEL_SEP.__dict__, "nprocs": 2})
     assert kexp.judge("ldt_gdt_32", hung, two, expectations())[-1].status is Status.ERROR
+
+
+# -- the check: the layer's build result arrives in CheckContext.layers -------------------------
+
+
+class _Session:
+    def __init__(self, lines: list[str]) -> None:
+        self.link = SimpleNamespace()
+        self.lines = lines
+        self.argv: list[list[str]] = []
+
+    def run(self, argv: list[str], timeout: float = 60.0) -> CommandResult:
+        self.argv.append(argv)
+        return CommandResult(argv, exit_code=0, output=self.lines)
+
+
+def _check_ctx(tmp_path: Path, session: _Session, layers: dict[str, object]) -> CheckContext:
+    env = Environment(
+        "intel-sep", "k", "debian", "6.1", "qemu", "7.2.22", "tcg", "max", "microvm",
+        "GenuineIntel", 64,
+    )  # fmt: skip
+    identity = SimpleNamespace(
+        flags=INTEL_SEP.flags, vendor="GenuineIntel", kernel_bits=64, nprocs=1
+    )
+    profile = SimpleNamespace(name="intel-sep", tags=INTEL_SEP.tags)
+    return CheckContext(
+        Scenario("kselftest-x86/good_64", "kselftest-x86", "kselftest", args=("good_64",)),
+        cast(Any, profile),
+        cast(Any, identity),
+        cast(Any, session),
+        env,
+        tmp_path,
+        layers=layers,
+    )
+
+
+def test_a_target_that_did_not_build_is_an_error_from_the_layer_build(tmp_path: Path) -> None:
+    result = kbuild.BuildResult("debian:linux-source-6.1=6.1.176-1", "6.1.176-1", {}, {
+        "good_64": "good_64 did not build (gcc -static):\nerror: x"
+    })  # fmt: skip
+    session = _Session([])
+    verdicts = CHECKS["kselftest"](_check_ctx(tmp_path, session, {"kselftest-x86": result}))
+    assert [(v.status, v.message) for v in verdicts] == [
+        (Status.ERROR, "good_64 did not build from debian:linux-source-6.1=6.1.176-1")
+    ]
+    assert verdicts[0].path == "exit-code" and "error: x" in verdicts[0].excerpt
+    assert session.argv == [], "not run"
+
+
+def test_without_build_info_the_binary_runs(tmp_path: Path) -> None:
+    session = _Session(["[RUN]\tstep", "[OK]\tstep"])
+    verdicts = CHECKS["kselftest"](_check_ctx(tmp_path, session, {}))
+    assert session.argv == [["/kselftest/x86/good_64"]]
+    assert {v.path: v.status for v in verdicts} == {"step": Status.PASS, "exit-code": Status.PASS}
+
+
+def test_the_layer_builder_takes_its_source_as_an_argument(tmp_path: Path) -> None:
+    assert LAYERS["kselftest-x86"] == KselftestLayer(None)
+    assert KselftestLayer(tmp_path).source == tmp_path
