@@ -17,8 +17,9 @@ import pytest
 from lab.checks import CHECKS, CheckContext
 from lab.config.profiles import load_profiles
 from lab.config.scenarios import Scenario, load_all, select
-from lab.errors import ConfigError
+from lab.errors import ConfigError, ImageError
 from lab.images import debian
+from lab.images.recipe import Pin
 from lab.report.results import Environment, Status
 from lab.suites.kselftest import LAYERS, KselftestLayer, ktap
 from lab.suites.kselftest import build as kbuild
@@ -548,3 +549,17 @@ def test_without_build_info_the_binary_runs(tmp_path: Path) -> None:
 def test_the_layer_builder_takes_its_source_as_an_argument(tmp_path: Path) -> None:
     assert LAYERS["kselftest-x86"] == KselftestLayer(None)
     assert KselftestLayer(tmp_path).source == tmp_path
+
+
+def test_the_selftests_match_the_newest_pinned_kernel_in_debian_order() -> None:
+    def pin(key: str, version: str) -> Pin:
+        return Pin(key, "linux-image-x", "i386", version, "0" * 64)
+
+    pins = {
+        "kernel/a": pin("kernel/a", "6.1.176-1"),
+        "kernel/b": pin("kernel/b", "6.1.176-1+deb12u1"),
+        "userland/busybox": pin("userland/busybox", "1:9.9-1"),
+    }
+    assert ksource.kernel_version(pins) == "6.1.176-1+deb12u1"
+    with pytest.raises(ImageError, match="pins no kernel"):
+        ksource.kernel_version({"userland/busybox": pins["userland/busybox"]})
