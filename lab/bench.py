@@ -26,7 +26,8 @@ from lab.engine.plan import RunPlan, resolve_images
 from lab.events import Event
 from lab.fsutil import atomic_write
 from lab.images import kernelfile as kernelimage
-from lab.images.builder import BuiltKernel, Images, ImageSet
+from lab.images.builder import Images, ImageSet
+from lab.images.kernels import BuiltKernel
 from lab.report.run import RunReport
 from lab.targets.accel import choose_accel, kvm_usable, qemu_version
 from lab.targets.base import Accel

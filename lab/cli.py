@@ -38,7 +38,8 @@ from lab.errors import (
 )
 from lab.events import PlainSink
 from lab.fsutil import atomic_write
-from lab.images.builder import Images, user_kernel
+from lab.images.builder import Images
+from lab.images.kernels import user_kernel
 from lab.model import CpuIdentity, explain
 from lab.report import history, trend
 from lab.report.html import write_html

@@ -12,10 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from lab.config.profiles import Profile
 from lab.config.scenarios import Scenario
-from lab.images.builder import BuiltKernel, SshPart
+from lab.images.kernels import BuiltKernel
+from lab.images.sshpart import SshPart
 from lab.targets.base import TargetKind, Transport
 
 SYSTEM_EMULATOR = "system"  # the host's own QEMU (qemu-system-* on PATH)
@@ -47,6 +49,7 @@ class Cell:
     emulator: Emulator | None = None
     initramfs: Path | None = None
     layers: tuple[str, ...] = ()
+    layer_builds: Mapping[str, Any] = field(default_factory=dict)  # layer -> its build result
     ssh: SshPart | None = None  # the image's SSH part, when transport is SSH on QEMU
     programs: Mapping[str, Path] = field(default_factory=dict)  # real machines: what to deploy
     # Scenarios this cell cannot run, with the reason (reported as skips, never dropped).

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -22,7 +23,8 @@ from lab.engine.plan import RunPlan, cells, resolve_images
 from lab.engine.runner import CellRunner, RunContext, TargetFactory
 from lab.errors import LabError
 from lab.events import Event, Kind, Sink
-from lab.images.builder import Images, ImageSet, SshPart
+from lab.images.builder import Images, ImageSet, Layered
+from lab.images.sshpart import SshPart
 from lab.report.run import RunReport
 from lab.targets.accel import choose_accel
 from lab.targets.base import Accel, Target, TargetKind
@@ -47,9 +49,14 @@ def plan_cells(plan: RunPlan, images: Images, emit: Sink) -> tuple[list[Cell], I
     built = resolve_images(images, plan.profiles, lambda m: emit(Event(Kind.IMAGES, message=m)))
     layers = plan.layer_builders()
 
-    def initramfs(names: tuple[str, ...], ssh: SshPart | None) -> Path:
-        path = images.layered(built.initramfs, {n: layers[n] for n in names})
-        return images.with_ssh(path, ssh) if ssh is not None else path
+    def log(message: str) -> None:
+        emit(Event(Kind.IMAGES, message=message))
+
+    def initramfs(names: tuple[str, ...], ssh: SshPart | None) -> Layered:
+        made = images.layered(built.initramfs, {n: layers[n] for n in names}, log=log)
+        if ssh is None:
+            return made
+        return replace(made, initramfs=images.with_ssh(made.initramfs, ssh, log=log))
 
     return cells(plan, built, initramfs), built
 
@@ -117,7 +124,6 @@ def _execute(
         built.broken_programs,
         plan.catalog.checks,
         factory or partial(make_target, key_dir=report.dir / "ssh"),
-        layers=plan.layer_results(),
     )
     shares = spread(matrix, plan.hosts)
     hosts = [HostRunner(h, shares[h.name], plan, ctx) for h in plan.hosts if shares[h.name]]

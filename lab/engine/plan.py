@@ -18,8 +18,12 @@ from lab.config.profiles import LabHost, Profile
 from lab.config.scenarios import Scenario
 from lab.engine.cell import SYSTEM_EMULATOR, Cell, Emulator
 from lab.errors import LabError
-from lab.images.builder import Images, ImageSet, SshPart, user_kernel
+from lab.images.builder import Images, ImageSet, LayerBuilder, Layered
+from lab.images.kernels import user_kernel
+from lab.images.sshpart import SshPart
 from lab.suites import Catalog, load_catalog
+from lab.suites.kselftest.build import KselftestLayer
+from lab.suites.kselftest.names import LAYER as KSELFTEST_LAYER
 from lab.targets.accel import qemu_version
 from lab.targets.base import Accel, TargetKind, Transport
 
@@ -48,6 +52,13 @@ class RunPlan:
     def scenarios_for(self, profile: Profile) -> list[Scenario]:
         return [s for s in self.scenarios if s.applies_to(profile)]
 
+    def layer_builders(self) -> dict[str, LayerBuilder]:
+        """The suites' initramfs layers, with this run's choices applied (--selftests-src)."""
+        layers = dict(self.catalog.layers)
+        if self.selftests_src is not None and KSELFTEST_LAYER in layers:
+            layers[KSELFTEST_LAYER] = KselftestLayer(self.selftests_src)
+        return layers
+
 
 def resolve_images(images: Images, profiles: list[Profile], log: Callable[[str], None]) -> ImageSet:
     """Build what the profiles need; user kernels (paths) are inspected, not built. Real
@@ -55,8 +66,7 @@ def resolve_images(images: Images, profiles: list[Profile], log: Callable[[str],
     profiles = [p for p in profiles if not p.is_remote]
     recipe = images.recipe()
     names = sorted({p.kernel for p in profiles if p.kernel in recipe.kernels})
-    images.log = log
-    built = images.build(names)
+    built = images.build(names, log=log)
     for p in profiles:
         if p.kernel not in built.kernels:
             path = Path(p.kernel)
@@ -100,7 +110,7 @@ def machine_skips(scenario: Scenario) -> str:
 
 
 # (layers, SSH part or None) -> the initramfs with those appended (built on demand, cached)
-InitramfsFor = Callable[[tuple[str, ...], SshPart | None], Path]
+InitramfsFor = Callable[[tuple[str, ...], SshPart | None], Layered]
 
 
 def cells(plan: RunPlan, built: ImageSet, initramfs: InitramfsFor) -> list[Cell]:
@@ -150,6 +160,7 @@ def _cell(
         if transport is Transport.SSH and ssh is None
         else ""
     )
+    made = None if unbootable else initramfs(layers, ssh)
     return Cell(
         profile,
         TargetKind.QEMU,
@@ -157,8 +168,9 @@ def _cell(
         tuple(wanted),
         kernel=built.kernels[profile.kernel],
         emulator=emulator_of(profile),
-        initramfs=None if unbootable else initramfs(layers, ssh),
+        initramfs=made.initramfs if made else None,
         layers=layers,
+        layer_builds=made.results() if made else {},
         ssh=ssh,
         unbootable=unbootable,
     )

@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from lab.checks import Check, CheckContext
 from lab.config.profiles import MachineVariant, Profile
@@ -82,7 +82,6 @@ class RunContext:
     checks: Mapping[str, Check]
     make_target: TargetFactory
     kvm: KvmMemo = field(default_factory=HostKvmMemo)
-    layers: Mapping[str, Any] = field(default_factory=dict)  # what each layer build returned
 
 
 class CellRunner:
@@ -231,7 +230,13 @@ class CellRunner:
             scenario = remaining.pop(0)
             self.ctx.emit(Event(Kind.RUNNING, self.name, scenario=scenario.name))
             ctx = CheckContext(
-                scenario, self.cell.profile, identity, session, env, artefacts, self.ctx.layers
+                scenario,
+                self.cell.profile,
+                identity,
+                session,
+                env,
+                artefacts,
+                self.cell.layer_builds,
             )
             broken = self.ctx.broken_programs.get(scenario.program or "")
             if broken is not None:

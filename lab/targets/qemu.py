@@ -29,7 +29,8 @@ import pexpect
 
 from lab.config.profiles import Profile, SshTarget
 from lab.errors import BootError, GuestError
-from lab.images.builder import BuiltKernel, SshPart
+from lab.images.kernels import BuiltKernel
+from lab.images.sshpart import SshPart
 from lab.report.results import Environment
 from lab.targets import reaping
 from lab.targets.accel import qemu_version

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab.config.profiles import Profile
-from lab.images.builder import BuiltKernel
+from lab.images.kernels import BuiltKernel
 
 
 @dataclass(frozen=True)

@@ -99,9 +99,8 @@ def test_guest_that_is_not_what_the_profile_says(
 
 
 def test_second_build_does_no_work(root: Path, image_set: ImageSet) -> None:
-    images = Images(root)
     said: list[str] = []
-    images.log = said.append
+    images = Images(root, log=said.append)
     again = images.build(["cloud-amd64", "686"])
     assert said == []
     assert again.initramfs == image_set.initramfs

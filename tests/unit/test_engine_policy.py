@@ -22,7 +22,7 @@ from lab.engine.cell import Cell, Emulator
 from lab.engine.runner import CellRunner, RunContext
 from lab.errors import BootError, GuestError
 from lab.events import Event, Kind
-from lab.images.builder import BuiltKernel
+from lab.images.kernels import BuiltKernel
 from lab.report.results import Environment, Status, Verdict
 from lab.report.run import RunReport
 from lab.targets.base import Accel, Target, TargetKind, Transport

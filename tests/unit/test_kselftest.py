@@ -9,20 +9,27 @@ import io
 import subprocess
 import tarfile
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 
-from lab.checks import CHECKS
+from lab.checks import CHECKS, CheckContext
 from lab.config.profiles import load_profiles
-from lab.config.scenarios import load_all, select
-from lab.errors import ConfigError
-from lab.images.builder import LAYERS
-from lab.report.results import Status
-from lab.suites.kselftest import build as k
+from lab.config.scenarios import Scenario, load_all, select
+from lab.errors import ConfigError, ImageError
+from lab.images import debian
+from lab.images.recipe import Pin
+from lab.report.results import Environment, Status
+from lab.suites.kselftest import LAYERS, KselftestLayer, ktap
+from lab.suites.kselftest import build as kbuild
+from lab.suites.kselftest import expectations as kexp
+from lab.suites.kselftest import source as ksource
+from lab.targets.session import CommandResult
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "kselftest"
 
-INTEL_SEP = k.GuestFacts(
+INTEL_SEP = kexp.GuestFacts(
     profile="intel-sep",
     tags=frozenset({"default", "x86_64", "intel"}),
     flags=frozenset({"sep", "syscall", "lm", "smap", "smep"}),
@@ -31,7 +38,7 @@ INTEL_SEP = k.GuestFacts(
     accel="tcg",
     qemu_version="7.2.22",
 )
-I386_INTEL_SEP = k.GuestFacts(
+I386_INTEL_SEP = kexp.GuestFacts(
     profile="i386-intel-sep",
     tags=frozenset({"default", "i386", "intel"}),
     flags=frozenset({"sep"}),
@@ -51,23 +58,23 @@ def captured(rel: str) -> tuple[list[str], str]:
     return lines, status
 
 
-def run_of(rel: str) -> k.RunOutput:
+def run_of(rel: str) -> kexp.RunOutput:
     lines, status = captured(rel)
     if status.startswith("exit "):
-        return k.RunOutput(int(status.split()[1]), lines=tuple(lines))
+        return kexp.RunOutput(int(status.split()[1]), lines=tuple(lines))
     if status.startswith("killed by signal "):
-        return k.RunOutput(None, signal=int(status.split()[-1]), lines=tuple(lines))
+        return kexp.RunOutput(None, signal=int(status.split()[-1]), lines=tuple(lines))
     if status.startswith("timed out"):
-        return k.RunOutput(None, timed_out=True, lines=tuple(lines))
-    return k.RunOutput(None, lines=tuple(lines), crash=status.removeprefix("guest "))
+        return kexp.RunOutput(None, timed_out=True, lines=tuple(lines))
+    return kexp.RunOutput(None, lines=tuple(lines), crash=status.removeprefix("guest "))
 
 
-def by_name(subtests: list[k.Subtest]) -> dict[str, k.Subtest]:
+def by_name(subtests: list[ktap.Subtest]) -> dict[str, ktap.Subtest]:
     return {s.name: s for s in subtests}
 
 
-def expectations() -> list[k.Expectation]:
-    return k.load_expectations(k.expectations_path(DATA.parent.parent.parent))
+def expectations() -> list[kexp.Expectation]:
+    return kexp.load_expectations(kexp.expectations_path(DATA.parent.parent.parent))
 
 
 # -- classic [RUN]/[OK]/[FAIL]/[SKIP] output ---------------------------------------------------
@@ -75,7 +82,7 @@ def expectations() -> list[k.Expectation]:
 
 def test_classic_blocks_stray_results_and_late_skips() -> None:
     lines, _ = captured("intel-sep/sigreturn_32.out")
-    parsed = k.parse_output(lines)
+    parsed = ktap.parse_output(lines)
     assert not parsed.tap
     subs = by_name(parsed.subtests)
     failed = subs["Valid sigreturn: 64-bit CS (33), 32-bit SS (2b, GDT)"]
@@ -91,7 +98,7 @@ def test_classic_blocks_stray_results_and_late_skips() -> None:
 
 def test_error_prefix_style_and_exit_code() -> None:
     run = run_of("intel-sep/amx_64.out")
-    outcomes = k.judge("amx_64", run, INTEL_SEP, [])
+    outcomes = kexp.judge("amx_64", run, INTEL_SEP, [])
     paths = {o.path: o for o in outcomes}
     assert paths["xstate cpuid: invalid tile data size/offset: 0/0: Success"].status is Status.FAIL
     assert paths["exit-code"].status is Status.FAIL
@@ -101,7 +108,7 @@ def test_error_prefix_style_and_exit_code() -> None:
 def test_a_test_killed_by_a_signal_leaves_its_step_as_error() -> None:
     run = run_of("intel-sep/mov_ss_trap_64.out")
     assert run.signal == 11 and not run.complete
-    outcomes = {o.path: o for o in k.judge("mov_ss_trap_64", run, INTEL_SEP, [])}
+    outcomes = {o.path: o for o in kexp.judge("mov_ss_trap_64", run, INTEL_SEP, [])}
     assert outcomes["MOV SS; SYSCALL"].status is Status.ERROR
     assert "stopped in this step" in outcomes["MOV SS; SYSCALL"].message
     assert outcomes["MOV SS; INT 1"].status is Status.PASS
@@ -111,8 +118,8 @@ def test_a_test_killed_by_a_signal_leaves_its_step_as_error() -> None:
 def test_output_up_to_a_guest_panic_is_kept() -> None:
     run = run_of("crash/syscall_arg_fault_32.intel-sep.out")
     console = (DATA / "crash/syscall_arg_fault_32.intel-sep.console.log").read_text()
-    run = k.RunOutput(None, lines=run.lines, crash=run.crash, console=console)
-    outcomes = {o.path: o for o in k.judge("syscall_arg_fault_32", run, INTEL_SEP, [])}
+    run = kexp.RunOutput(None, lines=run.lines, crash=run.crash, console=console)
+    outcomes = {o.path: o for o in kexp.judge("syscall_arg_fault_32", run, INTEL_SEP, [])}
     assert outcomes["SYSENTER with invalid state"].status is Status.PASS
     exit_o = outcomes["exit-code"]
     assert exit_o.status is Status.ERROR
@@ -122,28 +129,28 @@ def test_output_up_to_a_guest_panic_is_kept() -> None:
 
 def test_an_oops_during_a_test_fails_it() -> None:
     lines, _ = captured("i386-intel-sep/vdso_restorer_32.out")
-    run = k.RunOutput(0, lines=tuple(lines), faults=("oops: Oops: 0001 [#1]",), console="[ oops")
+    run = kexp.RunOutput(0, lines=tuple(lines), faults=("oops: Oops: 0001 [#1]",), console="[ oops")
     exit_o = next(
-        o for o in k.judge("vdso_restorer_32", run, INTEL_SEP, []) if o.path == "exit-code"
+        o for o in kexp.judge("vdso_restorer_32", run, INTEL_SEP, []) if o.path == "exit-code"
     )
     assert exit_o.status is Status.FAIL
     assert "the kernel reported oops" in exit_o.message
 
 
 def test_kselftest_exit_codes() -> None:
-    assert k.exit_outcome("t", k.RunOutput(4)).status is Status.SKIP
-    assert k.exit_outcome("t", k.RunOutput(0)).status is Status.PASS
-    assert k.exit_outcome("t", k.RunOutput(1)).status is Status.FAIL
-    assert k.exit_outcome("t", k.RunOutput(None, timed_out=True)).status is Status.ERROR
-    missing = k.RunOutput(127, lines=("entrylab-agent: exec /kselftest/x86/t: No such file",))
-    assert "not in the guest" in k.exit_outcome("t", missing).message
+    assert kexp.exit_outcome("t", kexp.RunOutput(4)).status is Status.SKIP
+    assert kexp.exit_outcome("t", kexp.RunOutput(0)).status is Status.PASS
+    assert kexp.exit_outcome("t", kexp.RunOutput(1)).status is Status.FAIL
+    assert kexp.exit_outcome("t", kexp.RunOutput(None, timed_out=True)).status is Status.ERROR
+    missing = kexp.RunOutput(127, lines=("entrylab-agent: exec /kselftest/x86/t: No such file",))
+    assert "not in the guest" in kexp.exit_outcome("t", missing).message
 
 
 def test_every_captured_output_parses_without_losing_a_failure() -> None:
     """All 67 captured runs: each [FAIL] line ends up in a failing subtest."""
     for path in sorted(DATA.glob("*/*.out")):
         lines = path.read_text().splitlines()
-        parsed = k.parse_output(lines, complete=True)
+        parsed = ktap.parse_output(lines, complete=True)
         fails = sum("[FAIL]" in ln for ln in lines)
         reported = sum(r.count("[FAIL]") for s in parsed.subtests for r in s.results)
         assert reported == fails, path
@@ -155,7 +162,7 @@ def test_every_captured_output_parses_without_losing_a_failure() -> None:
 
 def test_names_are_stable_across_runs_and_kernels() -> None:
     names = [
-        [s.name for s in k.parse_output(p.read_text().splitlines()).subtests]
+        [s.name for s in ktap.parse_output(p.read_text().splitlines()).subtests]
         for p in sorted((DATA / "stability").glob("unwind_vdso_32.*.out"))
     ]
     assert len(names) == 3
@@ -177,14 +184,14 @@ def test_names_are_stable_across_runs_and_kernels() -> None:
     ],
 )
 def test_stable_name_replaces_only_what_varies(text: str, name: str) -> None:
-    assert name in k.stable_name(text)
+    assert name in ktap.stable_name(text)
 
 
 # -- TAP / KTAP ------------------------------------------------------------------------------------
 
 
 def test_flat_ktap_results_and_plan() -> None:
-    parsed = k.parse_output((DATA / "ktap/breakpoint_test_64.ktap").read_text().splitlines())
+    parsed = ktap.parse_output((DATA / "ktap/breakpoint_test_64.ktap").read_text().splitlines())
     assert parsed.tap and parsed.plan == 110
     assert len(parsed.subtests) == 110
     assert sum(s.status is Status.FAIL for s in parsed.subtests) == 97
@@ -194,7 +201,7 @@ def test_flat_ktap_results_and_plan() -> None:
 
 
 def test_classic_diagnostics_nest_under_the_tap_result_they_precede() -> None:
-    parsed = k.parse_output((DATA / "ktap/sas_32.ktap").read_text().splitlines())
+    parsed = ktap.parse_output((DATA / "ktap/sas_32.ktap").read_text().splitlines())
     assert [s.name for s in parsed.subtests] == [
         "Initial sigaltstack state was SS_DISABLE",
         "sigaltstack is disabled in sighandler/signal USR1",
@@ -207,7 +214,7 @@ def test_classic_diagnostics_nest_under_the_tap_result_they_precede() -> None:
 
 def test_nested_ktap_from_the_kselftest_runner() -> None:
     """run_kselftest-style output: each test's own output nested under "# ", TAP in TAP."""
-    parsed = k.parse_output((DATA / "ktap/runner-intel-sep.ktap").read_text().splitlines())
+    parsed = ktap.parse_output((DATA / "ktap/runner-intel-sep.ktap").read_text().splitlines())
     assert parsed.plan == 5
     subs = by_name(parsed.subtests)
     parent = subs["selftests: x86: breakpoint_test_64"]
@@ -229,7 +236,7 @@ def test_nested_ktap_from_the_kselftest_runner() -> None:
 
 
 def test_three_levels_of_nesting() -> None:
-    parsed = k.parse_output((DATA / "ktap/runner-i386-intel-sep.ktap").read_text().splitlines())
+    parsed = ktap.parse_output((DATA / "ktap/runner-i386-intel-sep.ktap").read_text().splitlines())
     subs = by_name(parsed.subtests)
     deep = subs["selftests: x86: sas_32/sigaltstack is disabled in sighandler/signal USR1"]
     assert deep.status is Status.PASS
@@ -242,7 +249,7 @@ def test_three_levels_of_nesting() -> None:
 
 
 def test_tap_directives() -> None:
-    parsed = k.parse_output(
+    parsed = ktap.parse_output(
         [
             "TAP version 13",
             "1..3",
@@ -266,22 +273,22 @@ def test_the_shipped_expectations_file_is_valid() -> None:
 
 def test_expected_failure_is_reported_as_such_with_its_output() -> None:
     run = run_of("intel-sep/sigreturn_32.out")
-    outcomes = {o.path: o for o in k.judge("sigreturn_32", run, INTEL_SEP, expectations())}
+    outcomes = {o.path: o for o in kexp.judge("sigreturn_32", run, INTEL_SEP, expectations())}
     o = outcomes["Valid sigreturn: 64-bit CS (33), 32-bit SS (2b, GDT)"]
-    assert o.status is k.XFAIL_STATUS
+    assert o.status is kexp.XFAIL_STATUS
     assert o.message.startswith("expected failure (known artefact): ")
     assert "Reg 1 mismatch" in o.message and "Reg 1 mismatch" in o.excerpt
     assert o.predicted["expectation"] == "tcg-iret-keeps-null-fs-selector"
     assert o.observed["status"] == "fail"
     # exit 1 is explained by the expected subtest failure alone.
-    assert outcomes["exit-code"].status is k.XFAIL_STATUS
+    assert outcomes["exit-code"].status is kexp.XFAIL_STATUS
     assert not any(x.status.bad for x in outcomes.values())
 
 
 def test_expectation_does_not_apply_elsewhere() -> None:
     run = run_of("intel-sep/sigreturn_32.out")
-    kvm = k.GuestFacts(**{**INTEL_SEP.__dict__, "accel": "kvm"})
-    outcomes = {o.path: o for o in k.judge("sigreturn_32", run, kvm, expectations())}
+    kvm = kexp.GuestFacts(**{**INTEL_SEP.__dict__, "accel": "kvm"})
+    outcomes = {o.path: o for o in kexp.judge("sigreturn_32", run, kvm, expectations())}
     assert outcomes["Valid sigreturn: 64-bit CS (33), 32-bit SS (2b, GDT)"].status is Status.FAIL
     assert outcomes["exit-code"].status is Status.FAIL
 
@@ -289,27 +296,27 @@ def test_expectation_does_not_apply_elsewhere() -> None:
 def test_artefact_gone_when_the_expected_failure_passes() -> None:
     lines, _ = captured("intel-sep/sigreturn_32.out")
     fixed = ["[OK]\tall registers okay" if ln.startswith("[FAIL]\tReg 1") else ln for ln in lines]
-    run = k.RunOutput(0, lines=tuple(fixed))
-    outcomes = {o.path: o for o in k.judge("sigreturn_32", run, INTEL_SEP, expectations())}
+    run = kexp.RunOutput(0, lines=tuple(fixed))
+    outcomes = {o.path: o for o in kexp.judge("sigreturn_32", run, INTEL_SEP, expectations())}
     o = outcomes["Valid sigreturn: 64-bit CS (33), 32-bit SS (2b, GDT)"]
-    assert o.status is k.XPASS_STATUS
+    assert o.status is kexp.XPASS_STATUS
     assert o.message.startswith("artefact gone — update expectations: ")
 
 
 def test_expectation_matching_nothing_is_reported() -> None:
     lines, _ = captured("i386-intel-sep/sigreturn_32.out")
-    run = k.RunOutput(0, lines=tuple(lines))
-    outcomes = k.judge("sigreturn_32", run, INTEL_SEP, expectations())
+    run = kexp.RunOutput(0, lines=tuple(lines))
+    outcomes = kexp.judge("sigreturn_32", run, INTEL_SEP, expectations())
     gone = [o for o in outcomes if o.path.startswith("expectation:")]
     assert [o.path for o in gone] == ["expectation:tcg-iret-keeps-null-fs-selector"]
-    assert gone[0].status is k.XPASS_STATUS
+    assert gone[0].status is kexp.XPASS_STATUS
 
 
 def test_qemu_version_range_and_cpu_flags() -> None:
     smap = next(e for e in expectations() if e.id == "tcg-far-return-smap")
     assert smap.applies(INTEL_SEP)
-    assert not smap.applies(k.GuestFacts(**{**INTEL_SEP.__dict__, "qemu_version": "9.1.0"}))
-    no_smap = k.GuestFacts(**{**INTEL_SEP.__dict__, "flags": frozenset({"sep", "lm"})})
+    assert not smap.applies(kexp.GuestFacts(**{**INTEL_SEP.__dict__, "qemu_version": "9.1.0"}))
+    no_smap = kexp.GuestFacts(**{**INTEL_SEP.__dict__, "flags": frozenset({"sep", "lm"})})
     assert not smap.applies(no_smap)
     assert not smap.applies(I386_INTEL_SEP)
 
@@ -317,11 +324,11 @@ def test_qemu_version_range_and_cpu_flags() -> None:
 def test_far_return_artefact_covers_the_oops_and_its_exit() -> None:
     lines, _ = captured("intel-sep/test_syscall_vdso_32.out")
     console = (DATA / "crash/test_syscall_vdso_32.intel-sep.console.log").read_text()
-    run = k.RunOutput(
+    run = kexp.RunOutput(
         None, signal=9, lines=tuple(lines), faults=("oops: Oops: 0001 [#1]",), console=console
     )
-    outcomes = k.judge("test_syscall_vdso_32", run, INTEL_SEP, expectations())
-    assert {o.status for o in outcomes} == {k.XFAIL_STATUS}
+    outcomes = kexp.judge("test_syscall_vdso_32", run, INTEL_SEP, expectations())
+    assert {o.status for o in outcomes} == {kexp.XFAIL_STATUS}
     exit_o = next(o for o in outcomes if o.path == "exit-code")
     assert "supervisor read access in user mode" in exit_o.excerpt
 
@@ -333,13 +340,13 @@ def test_expectations_schema_errors_name_the_line(tmp_path: Path) -> None:
         "    cause: a cause long enough\n    evidence: [x]\n    whne: {}\n"
     )
     with pytest.raises(ConfigError) as info:
-        k.load_expectations(bad)
+        kexp.load_expectations(bad)
     assert "x.yaml:8" in str(info.value) and "did you mean 'when'" in str(info.value)
 
 
 def test_one_vcpu_skips_say_so() -> None:
     lines, _ = captured("i386-intel-sep/ldt_gdt_32.out")
-    outcomes = k.judge("ldt_gdt_32", k.RunOutput(0, lines=tuple(lines)), I386_INTEL_SEP, [])
+    outcomes = kexp.judge("ldt_gdt_32", kexp.RunOutput(0, lines=tuple(lines)), I386_INTEL_SEP, [])
     skip = next(o for o in outcomes if o.path == "Cannot set affinity to CPU 1")
     assert skip.status is Status.SKIP and "has 1 vCPU" in skip.message
 
@@ -358,10 +365,10 @@ def test_suite_has_one_scenario_per_makefile_target(root: Path) -> None:
 
 def test_nearest_source_version() -> None:
     offered = ["6.1.170-3", "6.1.176-1", "6.1.187-1"]
-    assert k.nearest_version("6.1.176-1", offered) == "6.1.176-1"
-    assert k.nearest_version("6.1.177-1", offered) == "6.1.176-1"
-    assert k.nearest_version("6.1.176-1", []) is None
-    assert k.source_package("6.1.176-1") == "linux-source-6.1"
+    assert debian.nearest_version("6.1.176-1", offered) == "6.1.176-1"
+    assert debian.nearest_version("6.1.177-1", offered) == "6.1.176-1"
+    assert debian.nearest_version("6.1.176-1", []) is None
+    assert ksource.source_package("6.1.176-1") == "linux-source-6.1"
 
 
 def _deb_with_tarball(tmp_path: Path, members: dict[str, bytes]) -> Path:
@@ -398,7 +405,7 @@ def test_extract_only_the_selftests_subset(tmp_path: Path) -> None:
     )
     out = tmp_path / "out"
     out.mkdir()
-    written = k.extract_subset(deb, out)
+    written = ksource.extract_subset(deb, out)
     assert sorted(written) == [
         "arch/x86/include/asm/desc_defs.h",
         "tools/testing/selftests/lib.mk",
@@ -414,7 +421,7 @@ def test_extract_refuses_a_member_outside_the_tree(tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
     with pytest.raises(Exception, match="outside the tree"):
-        k.extract_subset(deb, out)
+        ksource.extract_subset(deb, out)
 
 
 def test_build_records_a_target_that_does_not_build(tmp_path: Path) -> None:
@@ -427,9 +434,9 @@ def test_build_records_a_target_that_does_not_build(tmp_path: Path) -> None:
     )
     (x86 / "good.c").write_text('#include <stdio.h>\nint main(void) { puts("[OK]\\tx"); }\n')
     (x86 / "bad.c").write_text("int main(void) { return undeclared; }\n")
-    source = k.user_source(tmp_path / "linux")
+    source = ksource.user_source(tmp_path / "linux")
     assert source.origin == f"user:{tmp_path / 'linux'}"
-    result = k.build_selftests(source, tmp_path / "build" / "bin", lambda _m: None)
+    result = kbuild.build_selftests(source, tmp_path / "build" / "bin", lambda _m: None)
     assert sorted(result.built) == ["good_32"]
     assert "undeclared" in result.broken["bad_32"]
     assert not (tmp_path / "build" / "bin" / "bad_32").exists()
@@ -437,27 +444,27 @@ def test_build_records_a_target_that_does_not_build(tmp_path: Path) -> None:
         ["file", str(result.built["good_32"])], capture_output=True, text=True
     )
     assert "statically linked" in file_type.stdout or file_type.returncode != 0
-    cpio = k.layer_cpio(result)
+    cpio = kbuild.layer_cpio(result)
     assert b"kselftest/x86/good_32" in cpio and b"kselftest/x86/BUILD.json" in cpio
 
 
 def test_user_source_must_have_the_selftests(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="no tools/testing/selftests/x86/Makefile"):
-        k.user_source(tmp_path)
+        ksource.user_source(tmp_path)
 
 
 def test_sysenter_without_sep_is_a_known_artefact_only_where_sep_is_hidden() -> None:
     run = run_of("i386-int80/syscall_arg_fault_32.out")
-    no_sep = k.GuestFacts(
+    no_sep = kexp.GuestFacts(
         **{**I386_INTEL_SEP.__dict__, "profile": "i386-int80", "flags": frozenset()}
     )
-    outcomes = {o.path: o for o in k.judge("syscall_arg_fault_32", run, no_sep, expectations())}
-    assert outcomes["SYSENTER with invalid state"].status is k.XFAIL_STATUS
-    assert outcomes["SYSENTER with TF and invalid state"].status is k.XFAIL_STATUS
+    outcomes = {o.path: o for o in kexp.judge("syscall_arg_fault_32", run, no_sep, expectations())}
+    assert outcomes["SYSENTER with invalid state"].status is kexp.XFAIL_STATUS
+    assert outcomes["SYSENTER with TF and invalid state"].status is kexp.XFAIL_STATUS
     assert outcomes["SYSCALL with invalid state"].status is Status.SKIP
     assert outcomes["exit-code"].status is Status.PASS  # the 6.1 test exits 0 regardless
     with_sep = {
-        o.path: o for o in k.judge("syscall_arg_fault_32", run, I386_INTEL_SEP, expectations())
+        o.path: o for o in kexp.judge("syscall_arg_fault_32", run, I386_INTEL_SEP, expectations())
     }
     assert with_sep["SYSENTER with invalid state"].status is Status.FAIL
 
@@ -465,7 +472,7 @@ def test_sysenter_without_sep_is_a_known_artefact_only_where_sep_is_hidden() -> 
 def test_a_hang_keeps_the_output_up_to_it() -> None:
     run = run_of("hang/ldt_gdt_32.hygon-syscall32.out")
     assert run.crash and run.crash.startswith("hang:")
-    outcomes = {o.path: o for o in k.judge("ldt_gdt_32", run, INTEL_SEP, [])}
+    outcomes = {o.path: o for o in kexp.judge("ldt_gdt_32", run, INTEL_SEP, [])}
     assert outcomes["Test exec"].status is Status.PASS  # its results so far; then it hung
     assert "stopped after this output" in outcomes["Test exec"].message
     assert outcomes["exit-code"].status is Status.ERROR
@@ -474,12 +481,85 @@ def test_a_hang_keeps_the_output_up_to_it() -> None:
 
 def test_intermittent_artefact_explains_the_hang_and_is_no_news_when_absent() -> None:
     hung = run_of("hang/ldt_gdt_32.hygon-syscall32.out")
-    outcomes = {o.path: o for o in k.judge("ldt_gdt_32", hung, INTEL_SEP, expectations())}
-    assert outcomes["exit-code"].status is k.XFAIL_STATUS
+    outcomes = {o.path: o for o in kexp.judge("ldt_gdt_32", hung, INTEL_SEP, expectations())}
+    assert outcomes["exit-code"].status is kexp.XFAIL_STATUS
     assert outcomes["exit-code"].predicted["expectation"] == "tcg-ds-prefix-base-in-64-bit-mode"
     passed = run_of("intel-sep/ldt_gdt_64.out")
-    clean = k.judge("ldt_gdt_64", passed, INTEL_SEP, expectations())
+    clean = kexp.judge("ldt_gdt_64", passed, INTEL_SEP, expectations())
     assert not any(o.status.bad for o in clean)
     # Not on 2 vCPUs (no UP lock patching) nor on 32-bit kernels (they reload DS on entry).
-    two = k.GuestFacts(**{**INTEL_SEP.__dict__, "nprocs": 2})
-    assert k.judge("ldt_gdt_32", hung, two, expectations())[-1].status is Status.ERROR
+    two = kexp.GuestFacts(**{**INTEL_SEP.__dict__, "nprocs": 2})
+    assert kexp.judge("ldt_gdt_32", hung, two, expectations())[-1].status is Status.ERROR
+
+
+# -- the check: the layer's build result arrives in CheckContext.layers -------------------------
+
+
+class _Session:
+    def __init__(self, lines: list[str]) -> None:
+        self.link = SimpleNamespace()
+        self.lines = lines
+        self.argv: list[list[str]] = []
+
+    def run(self, argv: list[str], timeout: float = 60.0) -> CommandResult:
+        self.argv.append(argv)
+        return CommandResult(argv, exit_code=0, output=self.lines)
+
+
+def _check_ctx(tmp_path: Path, session: _Session, layers: dict[str, object]) -> CheckContext:
+    env = Environment(
+        "intel-sep", "k", "debian", "6.1", "qemu", "7.2.22", "tcg", "max", "microvm",
+        "GenuineIntel", 64,
+    )  # fmt: skip
+    identity = SimpleNamespace(
+        flags=INTEL_SEP.flags, vendor="GenuineIntel", kernel_bits=64, nprocs=1
+    )
+    profile = SimpleNamespace(name="intel-sep", tags=INTEL_SEP.tags)
+    return CheckContext(
+        Scenario("kselftest-x86/good_64", "kselftest-x86", "kselftest", args=("good_64",)),
+        cast(Any, profile),
+        cast(Any, identity),
+        cast(Any, session),
+        env,
+        tmp_path,
+        layers=layers,
+    )
+
+
+def test_a_target_that_did_not_build_is_an_error_from_the_layer_build(tmp_path: Path) -> None:
+    result = kbuild.BuildResult("debian:linux-source-6.1=6.1.176-1", "6.1.176-1", {}, {
+        "good_64": "good_64 did not build (gcc -static):\nerror: x"
+    })  # fmt: skip
+    session = _Session([])
+    verdicts = CHECKS["kselftest"](_check_ctx(tmp_path, session, {"kselftest-x86": result}))
+    assert [(v.status, v.message) for v in verdicts] == [
+        (Status.ERROR, "good_64 did not build from debian:linux-source-6.1=6.1.176-1")
+    ]
+    assert verdicts[0].path == "exit-code" and "error: x" in verdicts[0].excerpt
+    assert session.argv == [], "not run"
+
+
+def test_without_build_info_the_binary_runs(tmp_path: Path) -> None:
+    session = _Session(["[RUN]\tstep", "[OK]\tstep"])
+    verdicts = CHECKS["kselftest"](_check_ctx(tmp_path, session, {}))
+    assert session.argv == [["/kselftest/x86/good_64"]]
+    assert {v.path: v.status for v in verdicts} == {"step": Status.PASS, "exit-code": Status.PASS}
+
+
+def test_the_layer_builder_takes_its_source_as_an_argument(tmp_path: Path) -> None:
+    assert LAYERS["kselftest-x86"] == KselftestLayer(None)
+    assert KselftestLayer(tmp_path).source == tmp_path
+
+
+def test_the_selftests_match_the_newest_pinned_kernel_in_debian_order() -> None:
+    def pin(key: str, version: str) -> Pin:
+        return Pin(key, "linux-image-x", "i386", version, "0" * 64)
+
+    pins = {
+        "kernel/a": pin("kernel/a", "6.1.176-1"),
+        "kernel/b": pin("kernel/b", "6.1.176-1+deb12u1"),
+        "userland/busybox": pin("userland/busybox", "1:9.9-1"),
+    }
+    assert ksource.kernel_version(pins) == "6.1.176-1+deb12u1"
+    with pytest.raises(ImageError, match="pins no kernel"):
+        ksource.kernel_version({"userland/busybox": pins["userland/busybox"]})

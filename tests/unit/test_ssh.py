@@ -19,14 +19,8 @@ from lab.config.profiles import LabHost, Profile, SshTarget, load_hosts, load_pr
 from lab.engine import runner as engine
 from lab.engine.hosts import checkout_files, parse_hosts
 from lab.errors import ConfigError, ConfigErrors, LabError
-from lab.images.builder import (
-    GUEST_HOST_KEY,
-    Images,
-    ImageSet,
-    SshPart,
-    _module_depends,
-    _ssh_string,
-)
+from lab.images.builder import Images, ImageSet
+from lab.images.sshpart import GUEST_HOST_KEY, SshPart, host_key, module_depends, ssh_string
 from lab.targets.identity import GuestIdentity
 from lab.targets.qemuargs import kernel_cmdline, net_args, networked, qemu_command
 from lab.targets.ssh import client_key, connect_error, fingerprint, public_key
@@ -242,7 +236,7 @@ def test_networked_guest_command_line(tmp_path: Path) -> None:
     assert "virtio-net-device" in net_args(_profile("m"), 1)[3]
     assert "entrylab.net=1" in kernel_cmdline(p, "n", net=True)
     assert "entrylab.net=1" not in kernel_cmdline(p, "n")
-    from lab.images.builder import BuiltKernel
+    from lab.images.kernels import BuiltKernel
 
     k = BuiltKernel("k", tmp_path / "vmlinux", 64, "vmlinux", "", "", {})
     cmd = qemu_command(p, k, tmp_path / "i", "tcg", "n", tmp_path / "q", 4022)
@@ -288,28 +282,29 @@ def _newc(data: bytes) -> dict[str, tuple[int, bytes]]:
 
 def test_guest_host_key_is_dropbear_format_and_pinned(tmp_path: Path) -> None:
     images = Images(tmp_path)
-    artefacts: dict[str, object] = {}
-    cpio, public = images._host_key("686", artefacts)  # type: ignore[arg-type]
+    with images.artefacts() as artefacts:
+        cpio, public = host_key("686", images.build_dir, artefacts)
     mode, blob = _newc(cpio.read_bytes())[GUEST_HOST_KEY]
     assert stat.S_IMODE(mode) == 0o600 and stat.S_IMODE(cpio.stat().st_mode) == 0o600
     raw = public_key(public).asbytes()  # string "ssh-ed25519", string pub
-    assert blob.startswith(_ssh_string(b"ssh-ed25519") + (64).to_bytes(4, "big"))
+    assert blob.startswith(ssh_string(b"ssh-ed25519") + (64).to_bytes(4, "big"))
     assert blob[-32:] == raw[-32:], "dropbear's key holds seed || public"
     assert (tmp_path / "images" / "build" / "ssh" / "686" / "host_key.pub").read_text() == (
         public + "\n"
     )
-    _, same = images._host_key("686", artefacts)  # type: ignore[arg-type]
+    with images.artefacts() as artefacts:
+        _, same = host_key("686", images.build_dir, artefacts)
     assert same == public, "made once, then kept: the pin does not move on rebuilds"
-    assert json.dumps(artefacts["ssh/host-key/686"])  # recorded in the manifest
+    assert json.dumps(images.manifest()["artefacts"]["ssh/host-key/686"])  # in the manifest
 
 
 def test_module_depends_reads_modinfo(tmp_path: Path) -> None:
     """A minimal ELF with a .modinfo section, as kbuild writes it."""
     modinfo = b"license=GPL\0depends=virtio,virtio_ring\0name=virtio_net\0"
-    assert _module_depends(_elf_with_section(".modinfo", modinfo)) == ["virtio", "virtio_ring"]
-    assert _module_depends(_elf_with_section(".modinfo", b"depends=\0")) == []
+    assert module_depends(_elf_with_section(".modinfo", modinfo)) == ["virtio", "virtio_ring"]
+    assert module_depends(_elf_with_section(".modinfo", b"depends=\0")) == []
     with pytest.raises(LabError, match="not a kernel module"):
-        _module_depends(b"not an elf")
+        module_depends(b"not an elf")
 
 
 def _elf_with_section(name: str, data: bytes) -> bytes:

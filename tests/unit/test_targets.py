@@ -15,7 +15,8 @@ import pytest
 
 from lab.config.profiles import Profile, SshTarget, load_profiles
 from lab.engine import runner as engine
-from lab.images.builder import BuiltKernel, SshPart
+from lab.images.kernels import BuiltKernel
+from lab.images.sshpart import SshPart
 from lab.targets import accel, reaping
 from lab.targets.base import Accel, Target
 from lab.targets.identity import GuestIdentity

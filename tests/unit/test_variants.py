@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lab.config.profiles import MachineVariant, load_profiles
-from lab.images.builder import BuiltKernel
+from lab.images.kernels import BuiltKernel
 from lab.targets.qemuargs import qemu_command
 
 

@@ -1,36 +1,37 @@
-"""The kernel's own x86 selftests (scenarios/kselftest-x86.yaml): layer and check.
+"""The `kselftest` check: runs one x86 selftest binary and turns its output into one verdict per
+subtest plus one for its exit code, with the known artefacts of
+scenarios/expectations/kselftest-x86.yaml applied.
 
-The layer puts the statically built selftests at /kselftest/x86/ in the guest
-(lab/suites/kselftest/build.py
-builds them from Debian's linux-source package, or from ENTRYLAB_SELFTESTS_SRC); the check runs
-one binary and turns its output into one verdict per subtest plus one for its exit code, with the
-known artefacts of scenarios/expectations/kselftest-x86.yaml applied.
+The binaries are at /kselftest/x86/ in the guest (the kselftest-x86 layer, build.py); what the
+layer build found (which targets did not build, with the compiler's output) reaches the check as
+CheckContext.layers["kselftest-x86"].
 """
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-from lab.checks import CheckContext, register
+from lab.checks import Check, CheckContext
 from lab.dirs import project_root
 from lab.errors import GuestError
 from lab.fsutil import atomic_write
-from lab.images.builder import Images, register_layer
 from lab.report.results import Status, Verdict
-from lab.suites.kselftest import build as kselftest
+from lab.suites.kselftest.build import BuildResult
+from lab.suites.kselftest.expectations import (
+    EXIT_PATH,
+    GuestFacts,
+    RunOutput,
+    expectations_path,
+    judge,
+    load_expectations,
+)
+from lab.suites.kselftest.names import GUEST_DIR, LAYER
 from lab.targets.console import Fault, LineSplitter
 from lab.targets.session import ConsoleLink
 
 FRAME = re.compile(r"^(\d+)\|(.*)$")
 # Kernel faults after which the guest is not trusted for the next test: it is rebooted.
 TAINTING = ("oops", "bug", "double fault")
-
-
-@register_layer(kselftest.LAYER)
-def build(images: Images) -> Path:
-    """The x86 selftests as an initramfs layer (cached; rebuilt only when the source changes)."""
-    return kselftest.build_layer(images)
 
 
 class _Recorder:
@@ -57,8 +58,8 @@ class _Recorder:
         return [text for cid, text in frames if cid == newest]
 
 
-def guest_facts(ctx: CheckContext) -> kselftest.GuestFacts:
-    return kselftest.GuestFacts(
+def guest_facts(ctx: CheckContext) -> GuestFacts:
+    return GuestFacts(
         profile=ctx.profile.name,
         tags=frozenset(ctx.profile.tags),
         flags=ctx.identity.flags,
@@ -74,14 +75,12 @@ def _faults(console: LineSplitter | None, before: int) -> list[Fault]:
     return console.faults[before:] if console is not None else []
 
 
-def _verdicts(
-    ctx: CheckContext, test: str, run: kselftest.RunOutput, faults: list[Fault]
-) -> list[Verdict]:
+def _verdicts(ctx: CheckContext, test: str, run: RunOutput, faults: list[Fault]) -> list[Verdict]:
     atomic_write(
         ctx.artefacts / "kselftest" / f"{test}.out",
         ("\n".join(run.lines) + f"\n# entrylab: {run.describe()}\n").encode(),
     )
-    expectations = kselftest.load_expectations(kselftest.expectations_path(project_root()))
+    expectations = load_expectations(expectations_path(project_root()))
     return [
         ctx.verdict(
             o.status,
@@ -92,11 +91,10 @@ def _verdicts(
             predicted=o.predicted,
             kernel_faults=[f"{f.kind}: {f.line}" for f in faults],
         )
-        for o in kselftest.judge(test, run, guest_facts(ctx), expectations)
+        for o in judge(test, run, guest_facts(ctx), expectations)
     ]
 
 
-@register("kselftest")
 def check_kselftest(ctx: CheckContext) -> list[Verdict]:
     """Run /kselftest/x86/<args[0]> [args...]; a verdict per subtest and one for the exit code.
 
@@ -109,13 +107,13 @@ def check_kselftest(ctx: CheckContext) -> list[Verdict]:
     if not ctx.scenario.args:
         return [ctx.verdict(Status.ERROR, "kselftest scenario without a binary name in args")]
     test, *args = ctx.scenario.args
-    build = kselftest.last_build()
-    if build is not None and test in build.broken:
+    build = ctx.layers.get(LAYER)  # absent: no build info, the binary is run as it is
+    if isinstance(build, BuildResult) and test in build.broken:
         return [
             ctx.verdict(
                 Status.ERROR,
                 f"{test} did not build from {build.origin}",
-                path=kselftest.EXIT_PATH,
+                path=EXIT_PATH,
                 excerpt=build.broken[test],
             )
         ]
@@ -125,9 +123,9 @@ def check_kselftest(ctx: CheckContext) -> list[Verdict]:
     faults_before = len(console.faults) if console is not None else 0
     session.link = recorder
     try:
-        result = session.run([f"{kselftest.GUEST_DIR}/{test}", *args], ctx.scenario.timeout_s)
+        result = session.run([f"{GUEST_DIR}/{test}", *args], ctx.scenario.timeout_s)
     except GuestError as exc:
-        crashed = kselftest.RunOutput(
+        crashed = RunOutput(
             None,
             lines=tuple(recorder.output()),
             crash=f"{exc.kind}: {exc.reason}",
@@ -139,7 +137,7 @@ def check_kselftest(ctx: CheckContext) -> list[Verdict]:
         session.link = recorder.link
     new_faults = _faults(console, faults_before)
     tainting = [f for f in new_faults if f.kind in TAINTING]
-    run = kselftest.RunOutput(
+    run = RunOutput(
         result.exit_code,
         result.signal,
         result.timed_out,
@@ -160,3 +158,7 @@ def check_kselftest(ctx: CheckContext) -> list[Verdict]:
             verdicts,
         )
     return verdicts
+
+
+# What scenario files may name in `check:` (collected by lab.suites.load_catalog).
+CHECKS: dict[str, Check] = {"kselftest": check_kselftest}
