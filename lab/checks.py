@@ -51,7 +51,7 @@ class CheckContext:
             message,
             env=self.env,
             suite=self.scenario.suite,
-            cell=self.env.cell,
+            cell=self.env.cell if self.env else "",
             **kw,
         )
 

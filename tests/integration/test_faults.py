@@ -70,7 +70,7 @@ def test_panic_reboots_and_the_profile_carries_on(root: Path, tmp_path: Path) ->
     assert panic["status"] == "error" and panic["message"].startswith("guest panic")
     assert "Kernel panic - not syncing" in panic["excerpt"]
     assert by_key[("after-the-panic", None)]["status"] == "pass"
-    assert data["guests"]["i386-intel-sep"]["boots"] == 2
-    assert (run / "guests" / "i386-intel-sep" / "boot1" / "console.log").read_bytes().count(
+    assert data["guests"]["i386-intel-sep@686"]["boots"] == 2
+    assert (run / "guests" / "i386-intel-sep@686" / "boot1" / "console.log").read_bytes().count(
         b"sysrq"
     ) >= 1

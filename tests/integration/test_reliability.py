@@ -123,7 +123,7 @@ def test_flood_is_capped_and_memory_stays_bounded(root: Path, tmp_path: Path) ->
     by_name = {v["scenario"]: v for v in data["verdicts"]}
     assert by_name["flood"]["status"] == "fail" and "timed out" in by_name["flood"]["message"]
     assert by_name["after-flood"]["status"] == "pass"
-    log = run / "guests" / "amd-syscall32" / "boot1" / "console.log"
+    log = run / "guests" / "amd-syscall32@cloud-amd64" / "boot1" / "console.log"
     assert (1 << 20) <= log.stat().st_size < (1 << 20) + 4096
     assert "console log cap (1 MiB) reached" in json.dumps(data["guests"])
     assert "console log cap" in result.stdout
@@ -258,7 +258,7 @@ def test_interrupted_run_resumes_without_redoing_what_finished(root: Path, tmp_p
         ("slow", "pass"),
     }
     assert data["verdicts"][0] == passed_first[0], "what finished is kept exactly"
-    boots = sorted(p.name for p in (run / "guests" / "amd-syscall32").glob("boot*"))
+    boots = sorted(p.name for p in (run / "guests" / "amd-syscall32@cloud-amd64").glob("boot*"))
     assert boots == ["boot1", "boot2"], "the first attempt's console log is kept"
 
 

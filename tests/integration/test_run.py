@@ -43,16 +43,17 @@ def test_run_vdso_entry_on_64_and_32_bit(root: Path, tmp_path: Path) -> None:
     for v in data["verdicts"]:
         assert v["env"]["accel"] in ("tcg", "kvm") and v["env"]["qemu_version"]
         assert v["env"]["kernel_release"].startswith("6.1.")
-    assert data["guests"]["amd-syscall32"]["vendor"] == "AuthenticAMD"
+    assert data["guests"]["amd-syscall32@cloud-amd64"]["vendor"] == "AuthenticAMD"
     cases = ET.parse(run / "junit.xml").getroot().findall(".//testcase")
     assert sorted(c.get("classname") or "" for c in cases) == [
-        "entrylab.amd-syscall32",
-        "entrylab.i386-int80",
+        "entrylab.amd-syscall32@cloud-amd64",
+        "entrylab.i386-int80@686",
     ]
     assert all(c.find("failure") is None and c.find("error") is None for c in cases)
     summary = (run / "summary.md").read_text()
-    assert "| amd-syscall32 | ✅ pass |" in summary and "| i386-int80 | ✅ pass |" in summary
-    for profile in ("amd-syscall32", "i386-int80"):
+    assert "| amd-syscall32@cloud-amd64 | ✅ pass |" in summary
+    assert "| i386-int80@686 | ✅ pass |" in summary
+    for profile in ("amd-syscall32@cloud-amd64", "i386-int80@686"):
         assert (run / "guests" / profile / "vdso.so").read_bytes()[:4] == b"\x7fELF"
         assert (run / "guests" / profile / "boot1" / "console.log").stat().st_size > 0
 
@@ -112,5 +113,7 @@ def test_machine_variants_boot_separately(root: Path, tmp_path: Path) -> None:
     variants = {v["scenario"]: v["env"]["variant"] for v in data["verdicts"]}
     assert variants == {"plain": "", "exact": "icount+nopti"}
     assert set(data["guests"]) == {"amd-syscall32", "amd-syscall32@icount+nopti"}
-    cmdline = (run / "guests" / "amd-syscall32" / "boot2" / "qemu-cmdline.txt").read_text()
+    cmdline = (
+        run / "guests" / "amd-syscall32@cloud-amd64" / "boot2" / "qemu-cmdline.txt"
+    ).read_text()
     assert "-icount shift=0,sleep=off" in cmdline and " nopti " in cmdline

@@ -23,16 +23,19 @@ from typing import Any
 import pytest
 import yaml
 
-from lab.checks import CHECKS, CheckContext, register
+from lab.checks import CheckContext
 from lab.config.profiles import SshTarget, load_profiles
 from lab.config.scenarios import Scenario, load_all
 from lab.config.scenarios import select as select_scenarios
-from lab.engine import runner as engine
+from lab.engine.executor import execute
+from lab.engine.plan import RunPlan
 from lab.errors import BootError
 from lab.images.builder import Images, ImageSet
 from lab.report.results import Status, Verdict
 from lab.report.run import RunReport
+from lab.suites import load_catalog
 from lab.targets import ssh
+from lab.targets.base import Transport
 from lab.targets.qemu import Machine, attach
 from lab.targets.qemuargs import free_port, networked
 from lab.targets.session import GuestSession
@@ -172,7 +175,7 @@ def test_ssh_and_console_give_the_same_verdicts(root: Path, tmp_path: Path) -> N
     assert console == over_ssh
     assert "error" not in over_ssh.values()
     data = json.loads((runs["ssh"] / "results.json").read_text())
-    for name in ("amd-syscall32", "i386-int80"):
+    for name in ("amd-syscall32@cloud-amd64", "i386-int80@686"):
         guest = data["guests"][name]
         assert guest["transport"] == "ssh" and guest["machine_type"] == "pc"
         log = (runs["ssh"] / "guests" / name / "boot1" / "console.log").read_bytes()
@@ -181,7 +184,7 @@ def test_ssh_and_console_give_the_same_verdicts(root: Path, tmp_path: Path) -> N
             b"-netdev user,id=n0,hostfwd=tcp:127.0.0.1:"
             in (runs["ssh"] / "guests" / name / "boot1" / "qemu-cmdline.txt").read_bytes()
         )
-    assert json.loads((runs["console"] / "results.json").read_text())["guests"]["i386-int80"][
+    assert json.loads((runs["console"] / "results.json").read_text())["guests"]["i386-int80@686"][
         "transport"
     ] == ("console")
     key = runs["ssh"] / "ssh" / "client_key"
@@ -277,10 +280,11 @@ def test_real_machine_runs_the_correctness_suites(root: Path, sshd: Sshd, tmp_pa
     assert {v["env"]["accel"] for v in verdicts} == {"silicon"}
     assert {v["env"]["vendor"] for v in verdicts} == {vendor}
     assert {v["env"]["qemu"] for v in verdicts} == {""}
-    assert data["guests"]["this-host"]["kernel_origin"] == f"ssh:root@127.0.0.1:{sshd.port}"
+    assert data["guests"]["this-host@silicon"]["kernel_origin"] == f"ssh:root@127.0.0.1:{sshd.port}"
     scenarios = {v["scenario"] for v in verdicts}
     wanted = select_scenarios(
-        load_all(root / "scenarios", set(CHECKS), load_profiles(vendors)), [*CORRECTNESS.split(",")]
+        load_all(root / "scenarios", load_catalog().known(), load_profiles(vendors)),
+        [*CORRECTNESS.split(",")],
     )
     assert scenarios == {s.name for s in wanted}, "every correctness scenario ran"
     errors = [(v["scenario"], v["path"], v["message"]) for v in verdicts if v["status"] == "error"]
@@ -348,12 +352,10 @@ DROP = (
     "read -r _ _ _ p _ < /proc/$p/stat; done; exit 1"
 )
 
-if "test-ssh-drop" not in CHECKS:
 
-    @register("test-ssh-drop")
-    def check_drop(ctx: CheckContext) -> list[Verdict]:
-        result = ctx.session.run(["sh", "-c", DROP], timeout=30)
-        return [ctx.verdict(Status.FAIL, f"the connection survived: {result.describe()}")]
+def check_drop(ctx: CheckContext) -> list[Verdict]:
+    result = ctx.session.run(["sh", "-c", DROP], timeout=30)
+    return [ctx.verdict(Status.FAIL, f"the connection survived: {result.describe()}")]
 
 
 def test_dropped_connection_is_an_error_for_that_scenario_only(
@@ -363,17 +365,20 @@ def test_dropped_connection_is_an_error_for_that_scenario_only(
     profiles = load_profiles(vendors)
     drop = Scenario("drop", "ssh-test", "test-ssh-drop", timeout_s=30)
     after = next(
-        s for s in load_all(root / "scenarios", set(CHECKS), profiles) if s.name == "auxv-symbol"
+        s
+        for s in load_all(root / "scenarios", load_catalog().known(), profiles)
+        if s.name == "auxv-symbol"
     )
-    plan = engine.RunPlan(
+    plan = RunPlan(
         [profiles["this-host"], profiles["amd-syscall32"]],
         [drop, after],
         jobs=2,
-        transport="ssh",
+        transport=Transport.SSH,
+        catalog=load_catalog().with_checks({"test-ssh-drop": check_drop}),
     )
     report = RunReport(tmp_path / "r", "drop", {"kind": "test"})
     events: list[Any] = []
-    engine.execute(plan, Images(root), report, events.append)
+    execute(plan, Images(root), report, events.append)
     by = {(v.profile, v.scenario): v for v in report.verdicts if v.path is None}
     for name in ("this-host", "amd-syscall32"):
         dropped = by[(name, "drop")]
@@ -383,8 +388,8 @@ def test_dropped_connection_is_an_error_for_that_scenario_only(
             v for v in report.verdicts if (v.profile, v.scenario) == (name, after.name)
         ]
         assert after_verdicts and all(v.status is Status.PASS for v in after_verdicts)
-    assert report.guests["amd-syscall32"]["boots"] == 2, "the guest was rebooted, not abandoned"
-    assert report.guests["this-host"]["boots"] == 2, "the real machine was reconnected"
+    assert report.guests["amd-syscall32@cloud-amd64"]["boots"] == 2, "rebooted, not abandoned"
+    assert report.guests["this-host@silicon"]["boots"] == 2, "the real machine was reconnected"
 
 
 # -- lab hosts: this machine as a second host, through the same sshd ---------------------------
@@ -424,9 +429,9 @@ def test_matrix_spread_over_a_lab_host(root: Path, sshd: Sshd, tmp_path: Path) -
     gone = [v for v in results["verdicts"] if v["profile"] == "i386-intel-sep"]
     assert all(v["message"].startswith("lab host gone (root@127.0.0.1:") for v in gone)
     assert all(v["message"].endswith("connection refused") for v in gone)
-    assert results["guests"]["i386-int80"]["lab_host"] == "loop"
-    assert "lab_host" not in results["guests"]["amd-syscall32"]
-    assert (run / "guests" / "i386-int80" / "boot1" / "console.log").stat().st_size > 0
+    assert results["guests"]["i386-int80@686"]["lab_host"] == "loop"
+    assert "lab_host" not in results["guests"]["amd-syscall32@cloud-amd64"]
+    assert (run / "guests" / "i386-int80@686" / "boot1" / "console.log").stat().st_size > 0
     assert (tmp_path / "lab-host" / "lab" / "engine" / "hosts.py").is_file(), (
         "the checkout was copied"
     )

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lab.checks import CHECKS
 from lab.config.profiles import load_profiles
 from lab.config.scenarios import load_all
 from lab.errors import ConfigError, ConfigErrors
+from lab.suites import load_catalog
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "nasty-yaml"
 
@@ -39,7 +39,7 @@ def test_corpus_as_scenario_file(name: str, tmp_path: Path, root: Path) -> None:
     (tmp_path / name).write_bytes((CORPUS / name).read_bytes())
     profiles = load_profiles(root / "vendors.yaml")
     with pytest.raises((ConfigError, ConfigErrors)) as exc:
-        load_all(tmp_path, set(CHECKS), profiles)
+        load_all(tmp_path, load_catalog().known(), profiles)
     check_located(exc.value, tmp_path / name)
 
 

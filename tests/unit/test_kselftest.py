@@ -14,14 +14,15 @@ from typing import Any, cast
 
 import pytest
 
-from lab.checks import CHECKS, CheckContext
+from lab.checks import CheckContext
 from lab.config.profiles import load_profiles
 from lab.config.scenarios import Scenario, load_all, select
 from lab.errors import ConfigError, ImageError
 from lab.images import debian
 from lab.images.recipe import Pin
 from lab.report.results import Environment, Status
-from lab.suites.kselftest import LAYERS, KselftestLayer, ktap
+from lab.suites import load_catalog
+from lab.suites.kselftest import CHECKS, LAYERS, KselftestLayer, ktap
 from lab.suites.kselftest import build as kbuild
 from lab.suites.kselftest import expectations as kexp
 from lab.suites.kselftest import source as ksource
@@ -355,7 +356,9 @@ def test_one_vcpu_skips_say_so() -> None:
 
 
 def test_suite_has_one_scenario_per_makefile_target(root: Path) -> None:
-    scenarios = load_all(root / "scenarios", set(CHECKS), load_profiles(root / "vendors.yaml"))
+    scenarios = load_all(
+        root / "scenarios", load_catalog().known(), load_profiles(root / "vendors.yaml")
+    )
     suite = select(scenarios, ["kselftest-x86"])
     assert len(suite) == 44
     assert all(s.needs == ("kselftest-x86",) and s.check == "kselftest" for s in suite)

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from lab.checks import CHECKS
 from lab.config.profiles import load_profiles
 from lab.config.scenarios import load_all, select
 from lab.errors import ConfigError, ConfigErrors
+from lab.suites import load_catalog
 
 
 def profiles(root: Path):  # type: ignore[no-untyped-def]
@@ -17,7 +17,7 @@ def profiles(root: Path):  # type: ignore[no-untyped-def]
 
 
 def test_shipped_suites_load(root: Path) -> None:
-    scenarios = load_all(root / "scenarios", set(CHECKS), profiles(root))
+    scenarios = load_all(root / "scenarios", load_catalog().known(), profiles(root))
     names = {s.name for s in scenarios}
     assert "vdso-entry" in names
     assert [s.name for s in select(scenarios, ["core"])] == ["vdso-entry"]
@@ -45,7 +45,7 @@ def test_shipped_suites_load(root: Path) -> None:
 def test_bad_scenarios(tmp_path: Path, root: Path, body: str, message: str) -> None:
     (tmp_path / "s.yaml").write_text("suite: t\nscenarios:\n" + body)
     with pytest.raises(ConfigError) as exc:
-        load_all(tmp_path, set(CHECKS), profiles(root))
+        load_all(tmp_path, load_catalog().known(), profiles(root))
     assert message in str(exc.value)
     assert str(exc.value).startswith(str(tmp_path / "s.yaml") + ":")
 
@@ -55,6 +55,6 @@ def test_duplicates_across_files_and_errors_collected(tmp_path: Path, root: Path
     (tmp_path / "b.yaml").write_text("suite: b\nscenarios:\n  s1:\n    check: vdso-entry\n")
     (tmp_path / "c.yaml").write_text("suite: c\nscenarios: [\n")
     with pytest.raises(ConfigErrors) as exc:
-        load_all(tmp_path, set(CHECKS), profiles(root))
+        load_all(tmp_path, load_catalog().known(), profiles(root))
     text = str(exc.value)
     assert "defined twice" in text and "c.yaml:" in text

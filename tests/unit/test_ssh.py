@@ -16,11 +16,13 @@ import pytest
 
 from lab import cli
 from lab.config.profiles import LabHost, Profile, SshTarget, load_hosts, load_profiles
-from lab.engine import runner as engine
-from lab.engine.hosts import checkout_files, parse_hosts
+from lab.engine.cell import Cell
+from lab.engine.hosts import checkout_files, parse_hosts, spread
+from lab.engine.plan import RunPlan, choose_transport
 from lab.errors import ConfigError, ConfigErrors, LabError
 from lab.images.builder import Images, ImageSet
 from lab.images.sshpart import GUEST_HOST_KEY, SshPart, host_key, module_depends, ssh_string
+from lab.targets.base import TargetKind, Transport
 from lab.targets.identity import GuestIdentity
 from lab.targets.qemuargs import kernel_cmdline, net_args, networked, qemu_command
 from lab.targets.ssh import client_key, connect_error, fingerprint, public_key
@@ -188,34 +190,40 @@ def _images(ssh: dict[str, SshPart], why: str = "") -> ImageSet:
 def test_transport_choice() -> None:
     part = SshPart("cloud-amd64", Path("c"), HOST_KEY, ("virtio",))
     p = _profile("p")
-    plan = engine.RunPlan([p], [], transport=None)
-    assert engine.choose_transport(plan, p, _images({"cloud-amd64": part})) == ("ssh", part)
-    assert engine.choose_transport(plan, p, _images({}, "no pins"))[0] == "console"
+    plan = RunPlan([p], [], transport=None)
+    assert choose_transport(plan, p, _images({"cloud-amd64": part})) == (Transport.SSH, part)
+    assert choose_transport(plan, p, _images({}, "no pins"))[0] is Transport.CONSOLE
     console = _profile("c", transport="console")
-    assert engine.choose_transport(plan, console, _images({"cloud-amd64": part}))[0] == "console"
-    forced = engine.RunPlan([p], [], transport="ssh")
-    assert engine.choose_transport(forced, p, _images({}, "no pins")) == ("ssh", "no pins")
+    assert choose_transport(plan, console, _images({"cloud-amd64": part}))[0] is Transport.CONSOLE
+    forced = RunPlan([p], [], transport=Transport.SSH)
+    assert choose_transport(forced, p, _images({}, "no pins")) == (Transport.SSH, "no pins")
+
+
+def _cell(profile: Profile) -> Cell:
+    kind = TargetKind.MACHINE if profile.is_remote else TargetKind.QEMU
+    return Cell(profile, kind, Transport.CONSOLE, ())
 
 
 def test_spread_round_robin_real_machines_stay_here() -> None:
-    hosts = [
+    hosts = (
         LabHost("a", SshTarget("a", 22, "u", Path("k"), HOST_KEY), "/p", "py"),
         LabHost("b", SshTarget("b", 22, "u", Path("k"), HOST_KEY), "/p", "py"),
-    ]
-    ps = [_profile(f"p{i}") for i in range(4)]
-    box = _profile("box", kind="ssh")
-    shares = engine.spread([*ps, box], hosts)
-    assert [p.name for p in shares[""]] == ["p0", "p3", "box"]
-    assert [p.name for p in shares["a"]] == ["p1"] and [p.name for p in shares["b"]] == ["p2"]
-    assert engine.spread(ps, []) == {"": ps}
+    )
+    cells = [_cell(_profile(f"p{i}")) for i in range(4)]
+    box = _cell(_profile("box", kind="ssh"))
+    shares = spread([*cells, box], hosts)
+    assert [c.profile.name for c in shares[""]] == ["p0", "p3", "box"]
+    assert [c.profile.name for c in shares["a"]] == ["p1"]
+    assert [c.profile.name for c in shares["b"]] == ["p2"]
+    assert spread(cells, ()) == {"": cells}
 
 
 def test_cli_run_and_nightly_take_transport_and_hosts() -> None:
     parser = cli.build_parser()
     args = parser.parse_args(["run", "--transport", "ssh", "--hosts", "a,b", "--hosts", "c"])
-    assert args.func is cli.cmd_run_over and args.transport == "ssh"
+    assert args.func is cli.cmd_run and args.transport == "ssh"
     assert cli._split(args.hosts) == ["a", "b", "c"]
-    assert parser.parse_args(["nightly", "--transport", "console"]).func is cli.cmd_run_over
+    assert parser.parse_args(["nightly", "--transport", "console"]).func is cli.cmd_nightly
     with pytest.raises(SystemExit):
         parser.parse_args(["run", "--transport", "telnet"])
 

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 import pytest
 
-from lab.checks import CHECKS, parse_result_lines
+from lab.checks import parse_result_lines
 from lab.config.profiles import load_profiles
 from lab.config.scenarios import Scenario, load_suite
 from lab.model import CpuIdentity, EntryPath, Prediction, predict
@@ -28,6 +28,7 @@ from lab.model.abi_paths import (
     stub_frame,
 )
 from lab.report.results import Status
+from lab.suites import load_catalog
 from lab.suites.abi import EXPECTED_TESTS, Facts, _check, judge
 from lab.targets.identity import GuestIdentity
 from lab.targets.session import CommandResult
@@ -304,9 +305,16 @@ def test_check_end_to_end_and_a_lost_result_is_an_error() -> None:
 
 
 def test_checks_and_scenarios_are_registered(root: Path) -> None:
-    assert {"regs-preserved", "ptrace-modify", "sigreturn-modify", "auxv-symbol"} <= set(CHECKS)
+    assert {
+        "regs-preserved",
+        "ptrace-modify",
+        "sigreturn-modify",
+        "auxv-symbol",
+    } <= set(load_catalog().checks)
     scenarios = load_suite(
-        root / "scenarios" / "entry-abi.yaml", set(CHECKS), load_profiles(root / "vendors.yaml")
+        root / "scenarios" / "entry-abi.yaml",
+        load_catalog().known(),
+        load_profiles(root / "vendors.yaml"),
     )
     assert {s.name: (s.program, s.check, s.suite) for s in scenarios} == {
         name: (PROGRAMS[name], name, "entry-abi") for name in PROGRAMS

@@ -6,15 +6,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import threading
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import paramiko
 import pytest
 
 from lab.config.profiles import Profile, SshTarget, load_profiles
-from lab.engine import runner as engine
 from lab.images.kernels import BuiltKernel
 from lab.images.sshpart import SshPart
 from lab.targets import accel, reaping
@@ -148,15 +146,30 @@ def test_qemu_environment_is_what_the_runner_records(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("lab.targets.qemu.qemu_version", lambda binary: "9.9.9")
-    monkeypatch.setattr(engine, "qemu_version", lambda binary: "9.9.9")
     ident = GuestIdentity.parse(
         (DATA / "ready-i386-int80-net.txt").read_text().strip().removeprefix("READY ")
     )
     p, k = _profile(), _kernel(tmp_path)
     m = QemuMachine(p, k, tmp_path / "i", tmp_path / "g", "tcg")
-    ctx = cast(Any, engine.RunContext)(None, threading.Event(), print, "tcg", False, {})
-    runner = engine.ProfileRunner(p, [], k, tmp_path / "i", ctx)
-    assert m.environment(ident, "") == runner.environment(m, ident)
+    env = m.environment(ident, "icount")
+    assert (env.profile, env.kernel, env.kernel_origin, env.qemu_version) == (
+        p.name,
+        k.name,
+        k.origin,
+        "9.9.9",
+    )
+    assert (env.accel, env.cpu_model, env.machine_type, env.variant) == (
+        "tcg",
+        p.cpu,
+        p.machine,
+        "icount",
+    )
+    assert (env.kernel_release, env.vendor, env.target, env.transport) == (
+        ident.kernel_release,
+        ident.vendor,
+        "qemu",
+        "console",
+    )
 
 
 def test_real_machine_is_a_target(tmp_path: Path) -> None:
@@ -180,10 +193,6 @@ def test_real_machine_environment_is_what_the_runner_records(tmp_path: Path) -> 
     )
     assert (env.cpu_model, env.vendor, env.kernel_bits) == (ident.model_name, "AuthenticAMD", 64)
     assert (env.target, env.transport) == ("machine", "ssh")
-    ctx = cast(Any, engine.RunContext)(None, threading.Event(), print, "tcg", False, {})
-    runner = engine.RemoteRunner(m.profile, [], {}, ctx)
-    today = runner.environment(m, ident)
-    assert dataclasses.replace(env, target="qemu", transport="console") == today
     assert m.environment(None, "").kernel_release == "" and m.environment(None, "").kernel_bits == 0
 
 
