@@ -13,16 +13,14 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
 from lab import __version__
 from lab.config.profiles import LabHost, Profile, load_hosts, load_profiles, select
 from lab.config.scenarios import load_all
 from lab.config.scenarios import select as select_scenarios
-from lab.dashboard import Dashboard, guests_table, legend, matrix_table
+from lab.dashboard import Dashboard
 from lab.dirs import project_root
 from lab.engine import describe, executor
 from lab.engine.hosts import parse_hosts
@@ -41,7 +39,7 @@ from lab.fsutil import atomic_write
 from lab.images.builder import Images
 from lab.images.kernels import user_kernel
 from lab.model import CpuIdentity, explain
-from lab.report import history, trend
+from lab.report import browse, history, trend
 from lab.report.html import write_html
 from lab.report.run import RunReport, new_run_id
 from lab.suites import load_catalog
@@ -274,22 +272,11 @@ def _execute(plan: RunPlan, report: RunReport, root: Path, live: bool) -> bool:
         else:
             executor.execute(plan, Images(root), report, sink)
     except KeyboardInterrupt:
-        _show_matrix(console, report.results_json(), report.dir)
+        browse.show_matrix(console, report.results_json(), report.dir)
         _say(f"interrupted: the report of what finished is in {report.dir}")
         return False
-    _show_matrix(console, report.results_json(), report.dir)
+    browse.show_matrix(console, report.results_json(), report.dir)
     return True
-
-
-def _show_matrix(console: Console, data: dict[str, Any], run_dir: Path) -> None:
-    title = f"run {data['run_id']} ({data.get('state', '?')})"
-    if data.get("guests"):
-        console.print(guests_table(data["guests"]))
-    if data["verdicts"]:
-        console.print(matrix_table(data["verdicts"], title))
-        console.print(legend())
-    counts = ", ".join(f"{n} {s}" for s, n in data.get("counts", {}).items() if n)
-    console.print(f"{counts or 'no verdicts'}; report: {run_dir}")
 
 
 def _live(args: argparse.Namespace) -> bool:
@@ -372,32 +359,17 @@ def _reports(args: argparse.Namespace) -> Path:
 
 
 def cmd_report_list(args: argparse.Namespace) -> int:
-    runs = history.list_runs(_reports(args))
-    table = Table(header_style="bold")
-    for col in ("run", "kind", "state", "started", "verdicts"):
-        table.add_column(col, no_wrap=True)
-    for r in runs[-args.last :] if args.last else runs:
-        counts = ", ".join(f"{n} {s}" for s, n in r.counts.items() if n)
-        table.add_row(r.run_id, r.kind, r.state, r.started, counts)
-    Console().print(table if runs else "no runs yet")
+    browse.list_runs(_reports(args), args.last)
     return EXIT_OK
 
 
 def cmd_report_show(args: argparse.Namespace) -> int:
-    run = _find_run(args, args.run)
-    _show_matrix(Console(), history.load(run), run)
+    browse.show_run(_find_run(args, args.run))
     return EXIT_OK
 
 
 def cmd_report_diff(args: argparse.Namespace) -> int:
-    a, b = history.load(_find_run(args, args.run_a)), history.load(_find_run(args, args.run_b))
-    changes = history.diff(a, b)
-    table = Table(title=f"{a['run_id']} -> {b['run_id']}", header_style="bold")
-    for col in ("verdict", "before", "after"):
-        table.add_column(col)
-    for c in changes:
-        table.add_row(c.key, c.before.value if c.before else "—", c.after.value if c.after else "—")
-    Console().print(table if changes else "no verdict changed")
+    browse.diff_runs(_find_run(args, args.run_a), _find_run(args, args.run_b))
     return EXIT_OK
 
 
