@@ -64,14 +64,15 @@ def test_live_run_ends_with_the_matrix(root: Path, tmp_path: Path) -> None:
     text = "\n".join(screen.display)
     assert b"2/2 scenarios" in raw, "the live view counted both scenarios"
     assert "legend:" in text and "vdso-entry" in text
-    assert "│ intel-sep  │    pass    │" in text and "│ i386-int80 │    pass    │" in text
+    assert "│ intel-sep@cloud-amd64 │    pass    │" in text
+    assert "│ i386-int80@686        │    pass    │" in text
 
     show = spawn_lab(root, "show", "report", "--reports", str(tmp_path), "show")
     screen = pyte.Screen(80, 24)
     read_all(show, screen)
     show.close()
     assert show.exitstatus == 0
-    assert "│ intel-sep  │    pass    │" in "\n".join(screen.display)
+    assert "│ intel-sep@cloud-amd64 │    pass    │" in "\n".join(screen.display)
 
 
 def test_ctrl_c_leaves_a_valid_report_and_no_qemu(root: Path, tmp_path: Path) -> None:

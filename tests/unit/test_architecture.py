@@ -54,3 +54,14 @@ def test_modules_stay_small() -> None:
         if (n := len(path.read_text().splitlines())) > 620
     ]
     assert not big, f"over ~600 lines: {big}"
+
+
+def test_every_module_is_named_in_a_readme() -> None:
+    top = (LAB.parent / "README.md").read_text()
+    for path in LAB.rglob("*.py"):
+        if path.name == "__init__.py":
+            continue
+        local = path.parent / "README.md"
+        text = top + (local.read_text() if local.exists() else "")
+        rel = path.relative_to(LAB.parent).as_posix()
+        assert f"`{path.name}`" in text or rel in text, f"{rel} is in no README"
