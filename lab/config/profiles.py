@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 from lab.config.yamlconf import Document, load_yaml, validate
 from lab.errors import ConfigError, SourceLocation
@@ -21,6 +21,12 @@ DEFAULTS: dict[str, Any] = {
     "boot_timeout_s": 120.0,
     "silence_timeout_s": 60.0,
 }
+
+
+# Closed sets of vendors.yaml (its schema enforces them): the kind of a profile, and the
+# transports (lab.targets.base.Transport has the same values).
+ProfileKind = Literal["qemu", "ssh"]
+TransportName = Literal["console", "ssh"]
 
 
 @dataclass(frozen=True)
@@ -83,8 +89,8 @@ class Profile:
     silence_timeout_s: float = 60.0
     icount: bool = False  # QEMU -icount: guest time advances per instruction (exact costs)
     source: str = ""  # "vendors.yaml:12" — where it was defined, for error messages
-    kind: str = "qemu"  # or "ssh": a real machine
-    transport: str | None = None  # "console" or "ssh"; None: SSH when the images have it
+    kind: ProfileKind = "qemu"  # or "ssh": a real machine
+    transport: TransportName | None = None  # None: SSH when the images have it
     ssh: SshTarget | None = None  # kind ssh: the machine
     workdir: str = "/tmp"  # kind ssh: where the deploy directory is made
 
@@ -187,7 +193,7 @@ def _profile(name: str, raw: dict[str, Any], defaults: dict[str, Any], where: st
         boot_timeout_s=float(merged["boot_timeout_s"]),
         silence_timeout_s=float(merged["silence_timeout_s"]),
         source=where,
-        transport=merged.get("transport"),
+        transport=cast(TransportName | None, merged.get("transport")),  # schema-checked
     )
 
 

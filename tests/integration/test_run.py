@@ -117,3 +117,26 @@ def test_machine_variants_boot_separately(root: Path, tmp_path: Path) -> None:
         run / "guests" / "amd-syscall32@cloud-amd64" / "boot2" / "qemu-cmdline.txt"
     ).read_text()
     assert "-icount shift=0,sleep=off" in cmdline and " nopti " in cmdline
+
+
+def test_dry_run_prints_the_real_plan_and_boots_nothing(root: Path, tmp_path: Path) -> None:
+    result = lab(
+        "run",
+        "--dry-run",
+        "--profiles",
+        "amd-syscall32,i386-int80",
+        "--scenarios",
+        "core,syscall-cost",
+        "--reports",
+        str(tmp_path),
+        cwd=root,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.startswith("2 cells") and "cell amd-syscall32@cloud-amd64:" in out
+    assert "boot [icount]: qemu-system-i386 " in out and "-icount shift=0,sleep=off" in out
+    for line in (ln for ln in out.splitlines() if "boot [" in ln):
+        kernel = line.split(" -kernel ")[1].split()[0]
+        initrd = line.split(" -initrd ")[1].split()[0]
+        assert Path(kernel).is_file() and Path(initrd).is_file()  # the files a boot would use
+    assert not list(tmp_path.iterdir()), "a dry run writes no report"
