@@ -82,10 +82,7 @@ def _with_kernel(profile: Profile, kernel: str) -> Profile:
 
 
 def cmd_images_build(args: argparse.Namespace) -> int:
-    images = Images(_root(args))
-    images.log = _say
-    kernels = args.kernel or None
-    built = images.build(kernels)
+    built = Images(_root(args), log=_say).build(args.kernel or None)
     _say(f"initramfs: {built.initramfs}")
     for k in built.kernels.values():
         _say(f"kernel {k.name}: {k.path} ({k.bits}-bit, {k.boot}, {k.origin})")
