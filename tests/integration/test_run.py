@@ -112,7 +112,10 @@ def test_machine_variants_boot_separately(root: Path, tmp_path: Path) -> None:
     data = json.loads((run / "results.json").read_text())
     variants = {v["scenario"]: v["env"]["variant"] for v in data["verdicts"]}
     assert variants == {"plain": "", "exact": "icount+nopti"}
-    assert set(data["guests"]) == {"amd-syscall32", "amd-syscall32@icount+nopti"}
+    assert set(data["guests"]) == {
+        "amd-syscall32@cloud-amd64",
+        "amd-syscall32@cloud-amd64+icount+nopti",
+    }
     cmdline = (
         run / "guests" / "amd-syscall32@cloud-amd64" / "boot2" / "qemu-cmdline.txt"
     ).read_text()

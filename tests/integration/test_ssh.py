@@ -336,10 +336,10 @@ def test_wrong_host_key_and_refused_connection_cost_only_their_guest(
     msg = by["wrong-key"][0]["message"]
     assert msg.startswith(f"boot failed: SSH to root@127.0.0.1:{sshd.port}: the server's host key")
     assert "not the pinned SHA256:" in msg and "refusing to connect" in msg
-    assert "wrong-key: boot-failed: SSH to" in result.stdout  # the guest is named
+    assert "wrong-key@silicon: boot-failed: SSH to" in result.stdout  # the guest is named
     assert {v["status"] for v in by["refused"]} == {"error"}
     assert by["refused"][0]["message"].endswith(": connection refused")
-    assert "refused: boot-failed: SSH to root@127.0.0.1:" in result.stdout
+    assert "refused@silicon: boot-failed: SSH to root@127.0.0.1:" in result.stdout
 
 
 # -- dropped connections: the scenario errs, the guest comes back, the run goes on -------------
