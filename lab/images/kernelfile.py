@@ -74,8 +74,20 @@ def _lz4_legacy(data: bytes) -> bytes:
     return bytes(out)
 
 
+def _zstd(data: bytes) -> bytes:
+    """A zstd frame without a content size in its header (the kernel's own framing: the frame,
+    then its uncompressed size as a u32 trailer, which the stream decoder leaves unused)."""
+    import zstandard
+
+    try:
+        return zstandard.ZstdDecompressor().decompressobj().decompress(data)
+    except zstandard.ZstdError as exc:
+        raise RuntimeError(str(exc)) from None
+
+
 def extract_vmlinux(bzimage: Path) -> bytes:
-    """The uncompressed ELF vmlinux inside a bzImage (gzip, xz or lz4 payloads)."""
+    """The uncompressed ELF vmlinux inside a bzImage (gzip, xz, lz4 or zstd payloads: Debian's
+    6.1 kernels are LZ4, 6.12 and 7.x zstd)."""
     data = bzimage.read_bytes()
     setup_sects = data[0x1F1] or 4
     payload_offset, payload_length = struct.unpack_from("<II", data, 0x248)
@@ -88,6 +100,8 @@ def extract_vmlinux(bzimage: Path) -> bytes:
             out = lzma.decompress(payload)
         elif payload.startswith(b"\x02\x21\x4c\x18"):
             out = _lz4_legacy(payload)
+        elif payload.startswith(b"\x28\xb5\x2f\xfd"):
+            out = _zstd(payload)
         else:
             raise ImageError(
                 f"kernel {bzimage}: payload compression {payload[:4].hex()} not supported for "

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from lab.errors import ImageError
-from lab.images.kernelfile import inspect
+from lab.images.kernelfile import extract_vmlinux, inspect
 
 
 def fake_bzimage(path: Path, bits: int, version: str = "6.9.0-test (me@here) #1") -> Path:
@@ -47,3 +47,30 @@ def test_not_a_kernel(tmp_path: Path) -> None:
     with pytest.raises(ImageError) as exc:
         inspect(tmp_path / "missing")
     assert "file not found" in str(exc.value)
+
+
+def bzimage_with_payload(path: Path, payload: bytes) -> Path:
+    """A bzImage shell whose payload (at setup_sects=4 → 0xa00) is the given bytes."""
+    data = bytearray(0xA00)
+    data[0x1F1] = 4
+    data[0x202:0x206] = b"HdrS"
+    struct.pack_into("<H", data, 0x236, 1)
+    struct.pack_into("<II", data, 0x248, 0, len(payload))
+    path.write_bytes(bytes(data) + payload)
+    return path
+
+
+def test_zstd_payload_with_the_kernels_size_trailer(tmp_path: Path) -> None:
+    """Debian's 6.12 and 7.x kernels: a zstd frame without content size, then a u32 size."""
+    import zstandard
+
+    elf = b"\x7fELF" + bytes(range(256)) * 64
+    params = zstandard.ZstdCompressor(write_content_size=False)
+    payload = params.compress(elf) + struct.pack("<I", len(elf))
+    assert extract_vmlinux(bzimage_with_payload(tmp_path / "bz", payload)) == elf
+
+
+def test_unknown_payload_compression(tmp_path: Path) -> None:
+    with pytest.raises(ImageError) as exc:
+        extract_vmlinux(bzimage_with_payload(tmp_path / "bz", b"\x00\x01\x02\x03rest"))
+    assert "not supported" in str(exc.value)
