@@ -10,14 +10,19 @@ other characters and `~` before everything (even the end), digits as numbers.
 from __future__ import annotations
 
 import functools
+import gzip
 import io
+import lzma
 import os
 import re
 import subprocess
 import tarfile
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from subprocess import CompletedProcess
 from typing import TYPE_CHECKING
 
 from lab.errors import ImageError
@@ -120,34 +125,358 @@ def nearest_version(wanted: str, offered: Iterable[str]) -> str | None:
 
 # -- apt -----------------------------------------------------------------------------------------
 
+NOT_FOUND = ("was not found", "Unable to locate", "Can't find a source to download")
+LISTS_MAX_AGE = 24 * 3600  # seconds: a private configuration's lists older than this are refreshed
+
+
+@dataclass(frozen=True)
+class SourceEntry:
+    """One `deb` line (or one URI × suite of a deb822 stanza) of an apt sources file."""
+
+    uri: str
+    suite: str
+    components: tuple[str, ...]
+    signed_by: str = ""
+
+
+def parse_sources(name: str, text: str) -> list[SourceEntry]:
+    """The `deb` entries of a sources file: one-line format (*.list) or deb822 (*.sources,
+    told by the name); deb-src, commented and `Enabled: no` entries are left out."""
+    out: list[SourceEntry] = []
+    if name.endswith(".sources"):
+        for stanza in re.split(r"\n\s*\n", text):
+            fields: dict[str, str] = {}
+            last = ""
+            for line in stanza.splitlines():
+                if not line.strip() or line.lstrip().startswith("#"):
+                    continue
+                if line[:1] in (" ", "\t") and last:  # a folded continuation line
+                    fields[last] += " " + line.strip()
+                    continue
+                key, colon, value = line.partition(":")
+                if colon:
+                    last = key.strip().lower()
+                    fields[last] = value.strip()
+            if "deb" not in fields.get("types", "").split():
+                continue
+            if fields.get("enabled", "yes").lower() in ("no", "false", "0"):
+                continue
+            components = tuple(fields.get("components", "").split())
+            signed = fields.get("signed-by", "")
+            signed = signed if signed.startswith("/") and " " not in signed else ""
+            for uri in fields.get("uris", "").split():
+                for suite in fields.get("suites", "").split():
+                    out.append(SourceEntry(uri.rstrip("/"), suite, components, signed))
+        return out
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        m = re.match(r"^deb\s+(?:\[([^\]]*)\]\s+)?(\S+)\s+(\S+)\s*(.*)$", line)
+        if not m:
+            continue
+        options = dict(re.findall(r"([\w-]+)=(\S+)", m.group(1) or ""))
+        signed = options.get("signed-by", "")
+        out.append(
+            SourceEntry(
+                m.group(2).rstrip("/"),
+                m.group(3),
+                tuple(m.group(4).split()),
+                signed if signed.startswith("/") else "",
+            )
+        )
+    return out
+
+
+DEBIAN_ALIASES = frozenset({"oldstable", "stable", "testing", "unstable", "sid", "experimental"})
+
+
+def is_debian_archive(entry: SourceEntry, codenames: Iterable[str]) -> bool:
+    """The Debian archive itself: its main component, a Debian suite (a codename, an alias, or
+    their -updates/-backports), not the security archive and not a third-party repository."""
+    base = re.sub(r"-(updates|backports|proposed-updates)$", "", entry.suite)
+    return (
+        "main" in entry.components
+        and "security" not in entry.uri
+        and "security" not in entry.suite
+        and not entry.uri.startswith("cdrom:")
+        and (base in DEBIAN_ALIASES or base in set(codenames))
+    )
+
+
+def find_mirror(files: Iterable[tuple[str, str]], codenames: Iterable[str]) -> SourceEntry | None:
+    """The first Debian archive entry of some sources files ((name, text) in apt's order)."""
+    names = set(codenames)
+    for name, text in files:
+        for entry in parse_sources(name, text):
+            if is_debian_archive(entry, names):
+                return entry
+    return None
+
+
+def host_codename(os_release: Path = Path("/etc/os-release")) -> str:
+    try:
+        text = os_release.read_text()
+    except OSError:
+        return ""
+    m = re.search(r"^VERSION_CODENAME=\"?([a-z]+)\"?$", text, re.M)
+    return m.group(1) if m else ""
+
+
+def host_mirror(codenames: Iterable[str] = (), etc: Path = Path("/etc/apt")) -> SourceEntry:
+    """The host's Debian archive entry (read from its apt sources, never written): the mirror
+    the private configuration uses, so no archive host name is written into the checkout."""
+    files: list[tuple[str, str]] = []
+    candidates = [etc / "sources.list"]
+    parts = etc / "sources.list.d"
+    if parts.is_dir():
+        candidates += sorted(p for p in parts.iterdir() if p.suffix in (".list", ".sources"))
+    for path in candidates:
+        try:
+            files.append((path.name, path.read_text()))
+        except OSError:
+            continue
+    entry = find_mirror(files, {*codenames, host_codename()})
+    if entry is None:
+        raise ImageError(
+            f"no Debian archive entry in the host's apt sources ({etc}/sources.list, "
+            f"{etc}/sources.list.d/*.list, *.sources): the image builder takes the mirror for "
+            "the other kernel series from there"
+        )
+    return entry
+
+
+@dataclass(frozen=True)
+class Apt:
+    """apt as the image builder uses it, for every query and download.
+
+    Apt() is the host's own configuration, exactly as before (the default kernel series and
+    the userland). Apt.private(...) is a configuration of the lab's own under the cache dir
+    (<root>/sources.list with the suites the kernel series need, its own lists, archive cache
+    and an empty dpkg status), passed to apt-get/apt-cache as -o Dir::... options: the host's
+    /etc/apt is only read (its trusted keys, its apt.conf), never written.
+    """
+
+    root: Path | None = None
+    mirror: str = ""
+    suites: tuple[str, ...] = ()
+    signed_by: str = ""
+    archs: tuple[str, ...] = ("amd64", "i386")
+
+    @classmethod
+    def private(cls, root: Path, suites: Iterable[str], mirror: SourceEntry | None = None) -> Apt:
+        wanted = tuple(dict.fromkeys(suites))
+        entry = mirror if mirror is not None else host_mirror(wanted)
+        return cls(root, entry.uri, wanted, entry.signed_by)
+
+    # -- the configuration --------------------------------------------------------------------
+
+    def sources_text(self) -> str:
+        options = "arch=" + ",".join(self.archs)
+        if self.signed_by:
+            options += f" signed-by={self.signed_by}"
+        return "".join(f"deb [{options}] {self.mirror} {s} main\n" for s in self.suites)
+
+    def options(self) -> list[str]:
+        """The -o options that make apt use the private configuration (none for the host)."""
+        if self.root is None:
+            return []
+        r = self.root
+        opts = {
+            "Dir::Etc::SourceList": str(r / "sources.list"),
+            "Dir::Etc::SourceParts": "/dev/null",
+            "Dir::Etc::Preferences": "/dev/null",
+            "Dir::Etc::PreferencesParts": "/dev/null",
+            "Dir::State::Lists": str(r / "lists"),
+            "Dir::State::Status": str(r / "status"),
+            "Dir::Cache": str(r / "cache"),
+            "Dir::Cache::Archives": str(r / "cache" / "archives"),
+            "APT::Architecture": self.archs[0],
+            "APT::Sandbox::User": "root",
+        }
+        out = [a for k, v in opts.items() for a in ("-o", f"{k}={v}")]
+        out += [a for arch in self.archs for a in ("-o", f"APT::Architectures::={arch}")]
+        return out
+
+    def argv(self, tool: str, *args: str) -> list[str]:
+        """The command line of an apt tool (apt-get, apt-cache) with this configuration."""
+        return [tool, *self.options(), *args]
+
+    def prepare(self) -> bool:
+        """Create the private configuration's files; True if its sources changed (or are new)."""
+        if self.root is None:
+            return False
+        for d in ("lists/partial", "cache/archives/partial"):
+            (self.root / d).mkdir(parents=True, exist_ok=True)
+        status = self.root / "status"
+        if not status.exists():
+            status.write_text("")
+        sources = self.root / "sources.list"
+        text = self.sources_text()
+        if sources.exists() and sources.read_text() == text:
+            return False
+        sources.write_text(text)
+        (self.root / "updated").unlink(missing_ok=True)
+        return True
+
+    def _run(self, tool: str, *args: str, cwd: Path | None = None) -> CompletedProcess[str]:
+        try:
+            return subprocess.run(
+                self.argv(tool, *args), cwd=cwd, capture_output=True, text=True, check=False
+            )
+        except FileNotFoundError:
+            raise ImageError(f"{tool} not found: the image builder needs Debian's apt") from None
+
+    def update(self) -> None:
+        """apt-get update (of the private lists; the host's only as a retry, as before)."""
+        self.prepare()
+        result = self._run("apt-get", "update")
+        if self.root is None:
+            return
+        if result.returncode != 0:
+            text = (result.stderr or result.stdout).strip().splitlines()
+            raise ImageError(
+                f"apt-get update of the lab's apt configuration ({self.root}) failed: "
+                f"{text[-1] if text else f'exit {result.returncode}'}"
+            )
+        (self.root / "updated").write_text(self.sources_text())
+
+    def refresh(self, max_age: float = LISTS_MAX_AGE) -> None:
+        """Update the private lists when they are missing, older than max_age or for other
+        sources (the host's lists are the host's business: left alone)."""
+        if self.root is None:
+            return
+        changed = self.prepare()
+        stamp = self.root / "updated"
+        if changed or not stamp.exists() or time.time() - stamp.stat().st_mtime > max_age:
+            self.update()
+
+    # -- queries ------------------------------------------------------------------------------
+
+    def cache(self, *args: str, missing: str = APT_MISSING) -> str:
+        """apt-cache's output (its exit status is not an error: an unknown package prints
+        nothing)."""
+        self.refresh()
+        try:
+            result = subprocess.run(
+                self.argv("apt-cache", *args), capture_output=True, text=True, check=False
+            )
+        except FileNotFoundError:
+            raise ImageError(missing) from None
+        return result.stdout
+
+    def versions(
+        self,
+        package: str,
+        arch: str | None,
+        suite: str | None = None,
+        missing: str = APT_MISSING,
+    ) -> dict[str, str]:
+        """Every version apt offers of package (of arch, or of any architecture if None;
+        of one suite if given), with the .deb's sha256 from its record."""
+        query = f"{package}:{arch}" if arch is not None else package
+        found: dict[str, str] = {}
+        for stanza in self.cache("show", query, missing=missing).split("\n\n"):
+            fields = dict(re.findall(r"^([\w-]+): (.*)$", stanza, re.M))
+            if arch is not None and fields.get("Architecture") not in (arch, "all"):
+                continue
+            if "Version" in fields and "SHA256" in fields:
+                found[fields["Version"]] = fields["SHA256"]
+        if suite is not None and found:
+            in_suite = self.suites_of([package], arch).get(package, {})
+            found = {v: sha for v, sha in found.items() if suite in in_suite.get(v, set())}
+        return found
+
+    def suites_of(self, packages: list[str], arch: str | None) -> dict[str, dict[str, set[str]]]:
+        """package -> version -> the suites offering it (apt-cache madison)."""
+        out: dict[str, dict[str, set[str]]] = {}
+        if not packages:
+            return out
+        for line in self.cache("madison", *packages).splitlines():
+            cells = [c.strip() for c in line.split("|")]
+            if len(cells) != 3:
+                continue
+            package, version, where = cells
+            m = re.match(r"^\S+\s+([^/\s]+)/\S+\s+(\S+)\s+Packages$", where)
+            if not m or (arch is not None and m.group(2) not in (arch, "all")):
+                continue
+            out.setdefault(package, {}).setdefault(version, set()).add(m.group(1))
+        return out
+
+    # -- downloads ----------------------------------------------------------------------------
+
+    def _download(self, pin: Pin, where: Path) -> CompletedProcess[str]:
+        return self._run("apt-get", "download", pin.apt_spec, cwd=where)
+
+    def download(self, pin: Pin, debs: Path, log: Log) -> Path:
+        """The pinned .deb from the cache directory `debs`, downloading it if needed."""
+        debs.mkdir(parents=True, exist_ok=True)
+        target = debs / pin.deb_name
+        if target.exists() and sha256_file(target) == pin.sha256:
+            return target
+        log(f"downloading {pin.apt_spec}")
+        self.refresh()
+        result = self._download(pin, debs)
+        if result.returncode != 0 and any(n in result.stderr + result.stdout for n in NOT_FOUND):
+            # Stale package lists are the usual cause on a machine that was idle: refresh once.
+            self.update()
+            result = self._download(pin, debs)
+        if result.returncode != 0:
+            text = (result.stderr or result.stdout).strip().splitlines()
+            detail = text[-1] if text else f"exit {result.returncode}"
+            if any(n in detail for n in NOT_FOUND):
+                raise ImageError(
+                    f"pinned {pin.key}: {pin.package} version {pin.version} ({pin.arch}) is no "
+                    f"longer on the Debian mirror ({detail}). Move the pin with "
+                    "`lab images update` and commit images/lock.yaml."
+                )
+            raise ImageError(f"downloading {pin.apt_spec} failed: {detail}")
+        if not target.exists():
+            raise ImageError(f"apt-get download {pin.apt_spec} did not produce {target.name}")
+        digest = sha256_file(target)
+        if digest != pin.sha256:
+            target.unlink()
+            raise ImageError(
+                f"{pin.apt_spec}: sha256 {digest} does not match the lock ({pin.sha256}); the "
+                "mirror served a different file. Run `lab images update` if the change is "
+                "expected."
+            )
+        return target
+
+
+HOST = Apt()
+"""The host's own apt configuration (no -o options): the default series and the userland."""
+
 
 def apt_cache(*args: str, missing: str = APT_MISSING) -> str:
-    """apt-cache's output (its exit status is not an error: an unknown package prints nothing)."""
-    try:
-        result = subprocess.run(["apt-cache", *args], capture_output=True, text=True, check=False)
-    except FileNotFoundError:
-        raise ImageError(missing) from None
-    return result.stdout
+    """apt-cache's output with the host's configuration (HOST.cache)."""
+    return HOST.cache(*args, missing=missing)
 
 
 def apt_versions(package: str, arch: str | None, missing: str = APT_MISSING) -> dict[str, str]:
-    """Every version apt offers of package (of arch, or of any architecture if None), with the
-    .deb's sha256 from its record."""
-    query = f"{package}:{arch}" if arch is not None else package
-    found: dict[str, str] = {}
-    for stanza in apt_cache("show", query, missing=missing).split("\n\n"):
-        fields = dict(re.findall(r"^([\w-]+): (.*)$", stanza, re.M))
-        if arch is not None and fields.get("Architecture") not in (arch, "all"):
-            continue
-        if "Version" in fields and "SHA256" in fields:
-            found[fields["Version"]] = fields["SHA256"]
-    return found
+    """Every version the host's apt offers of package (of arch, or of any architecture if
+    None), with the .deb's sha256 from its record."""
+    return HOST.versions(package, arch, missing=missing)
 
 
-def kernel_packages(pattern: str) -> list[str]:
-    """Every package name the mirror lists for a pattern like linux-image-{abi}-686-unsigned."""
-    regex = "^" + re.escape(pattern).replace(re.escape("{abi}"), r"[0-9][0-9.]*-[0-9]+") + "$"
-    names = [line.split(" ")[0] for line in apt_cache("search", "--names-only", regex).splitlines()]
+ABI_DEFAULT = r"[0-9][0-9.]*-[0-9]+"  # 6.1.0-50: the default series' ABI, as before
+
+
+def abi_regex(series_version: str | None = None) -> str:
+    """What {abi} in a package pattern stands for: any 6.1-style ABI (6.1.0-50), or one of a
+    series: 6.12 → 6.12.117+deb13, 7.2 → 7.2.13+deb14, 7.3 → 7.3 (an rc has no point part)."""
+    if series_version is None:
+        return ABI_DEFAULT
+    return re.escape(series_version) + r"(?:\.[0-9]+)*(?:-[0-9]+|\+deb[0-9]+)?"
+
+
+def pattern_regex(pattern: str, series_version: str | None = None) -> str:
+    return "^" + re.escape(pattern).replace(re.escape("{abi}"), abi_regex(series_version)) + "$"
+
+
+def kernel_packages(pattern: str, apt: Apt = HOST, series_version: str | None = None) -> list[str]:
+    """Every package name the mirror lists for a pattern like linux-image-{abi}-686-unsigned
+    (of one kernel series if given)."""
+    regex = pattern_regex(pattern, series_version)
+    names = [line.split(" ")[0] for line in apt.cache("search", "--names-only", regex).splitlines()]
     return [n for n in names if re.match(regex, n)]
 
 
@@ -162,48 +491,9 @@ def installed_version(package: str) -> str:
     return result.stdout.strip()
 
 
-def _apt_download(pin: Pin, where: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["apt-get", "download", pin.apt_spec],
-        cwd=where,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-
-def download(pin: Pin, debs: Path, log: Log) -> Path:
+def download(pin: Pin, debs: Path, log: Log, apt: Apt = HOST) -> Path:
     """The pinned .deb from the cache directory `debs`, downloading it with apt-get if needed."""
-    debs.mkdir(parents=True, exist_ok=True)
-    target = debs / pin.deb_name
-    if target.exists() and sha256_file(target) == pin.sha256:
-        return target
-    log(f"downloading {pin.apt_spec}")
-    result = _apt_download(pin, debs)
-    if result.returncode != 0 and "was not found" in result.stderr + result.stdout:
-        # Stale package lists are the usual cause on a machine that was idle: refresh once.
-        subprocess.run(["apt-get", "update"], capture_output=True, text=True, check=False)
-        result = _apt_download(pin, debs)
-    if result.returncode != 0:
-        text = (result.stderr or result.stdout).strip().splitlines()
-        detail = text[-1] if text else f"exit {result.returncode}"
-        if "was not found" in detail or "Unable to locate" in detail:
-            raise ImageError(
-                f"pinned {pin.key}: {pin.package} version {pin.version} ({pin.arch}) is no "
-                f"longer on the Debian mirror ({detail}). Move the pin with "
-                "`lab images update` and commit images/lock.yaml."
-            )
-        raise ImageError(f"downloading {pin.apt_spec} failed: {detail}")
-    if not target.exists():
-        raise ImageError(f"apt-get download {pin.apt_spec} did not produce {target.name}")
-    digest = sha256_file(target)
-    if digest != pin.sha256:
-        target.unlink()
-        raise ImageError(
-            f"{pin.apt_spec}: sha256 {digest} does not match the lock ({pin.sha256}); the "
-            "mirror served a different file. Run `lab images update` if the change is expected."
-        )
-    return target
+    return apt.download(pin, debs, log)
 
 
 # -- reading .deb files ---------------------------------------------------------------------------
@@ -269,13 +559,53 @@ def deb_files(deb: Path, paths: tuple[str, ...]) -> dict[str, bytes]:
     return out
 
 
+MODULE_MEMBER = re.compile(r"^\./(?:usr/)?lib/modules/[^/]+/kernel/.*\.ko(\.xz|\.zst|\.gz)?$")
+BUILTIN_MEMBER = re.compile(r"^\./(?:usr/)?lib/modules/[^/]+/modules\.builtin$")
+
+
+def _module_name(member: str) -> str:
+    name = Path(member).name
+    name = re.sub(r"\.ko(\.xz|\.zst|\.gz)?$", "", name)
+    return name.replace("-", "_")
+
+
+def _decompress_module(member: str, data: bytes) -> bytes:
+    """A module as the kernel's init_module() takes it (Debian compresses them with xz from
+    6.12 on: CONFIG_MODULE_COMPRESS_XZ)."""
+    try:
+        if member.endswith(".xz"):
+            return lzma.decompress(data)
+        if member.endswith(".gz"):
+            return gzip.decompress(data)
+        if member.endswith(".zst"):
+            import zstandard
+
+            return zstandard.ZstdDecompressor().decompressobj().decompress(data)
+    except (lzma.LZMAError, OSError, EOFError) as exc:
+        raise ImageError(f"{member}: cannot decompress the module: {exc}") from None
+    return data
+
+
 def deb_modules(deb: Path) -> dict[str, bytes]:
-    """Every uncompressed .ko of a kernel package, by module name (dashes as underscores)."""
+    """Every .ko of a kernel package, uncompressed, by module name (dashes as underscores):
+    ./lib/modules (6.1) or ./usr/lib/modules (6.12+, merged /usr), plain or .ko.xz/.zst/.gz."""
     out = {}
     with data_tar(deb) as tar:
         for m in tar:
-            if m.isfile() and re.match(r"^\./lib/modules/[^/]+/kernel/.*\.ko$", m.name):
+            if m.isfile() and MODULE_MEMBER.match(m.name):
                 f = tar.extractfile(m)
                 if f is not None:
-                    out[Path(m.name).stem.replace("-", "_")] = f.read()
+                    out[_module_name(m.name)] = _decompress_module(m.name, f.read())
     return out
+
+
+def builtin_modules(text: str) -> set[str]:
+    """Module names of a modules.builtin file (kernel/drivers/virtio/virtio_pci.ko per line):
+    the drivers built into the kernel, which need no .ko."""
+    return {_module_name(line.strip()) for line in text.splitlines() if line.strip()}
+
+
+def deb_builtin_modules(deb: Path) -> set[str] | None:
+    """The built-in module names of a kernel package's modules.builtin, or None if it has none."""
+    data = deb_member(deb, BUILTIN_MEMBER)
+    return None if data is None else builtin_modules(data.decode(errors="replace"))
