@@ -77,13 +77,22 @@ class Images:
     with_ssh() take their own log, which overrides it for that call.
     """
 
-    def __init__(self, root: Path, log: Log = no_log, debs: Path | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        log: Log = no_log,
+        debs: Path | None = None,
+        apt_dir: Path | None = None,
+    ) -> None:
         self.root = root
         self.dir = root / "images"
         self.build_dir = self.dir / "build"
         self.debs = debs if debs is not None else cache_dir() / "debs"
+        # the lab's own apt configuration, for the kernel series beyond the default one
+        self.apt_dir = apt_dir if apt_dir is not None else cache_dir() / "apt"
         self.log = log
         self._cache = BuildCache(root, self.build_dir)
+        self._private: debian.Apt | None = None
 
     # -- configuration -------------------------------------------------------------------------
 
@@ -91,11 +100,30 @@ class Images:
         return recipe.read_recipe(self.dir)
 
     def lock(self) -> dict[str, Pin]:
+        """The pins of the default kernel series and the userland: images/lock.yaml as the
+        default build, and the layers matched to its kernel source (the x86 selftests take
+        the kernels' version from it), have always seen it. pins() has every series."""
+        return recipe.default_pins(self.pins())
+
+    def pins(self) -> dict[str, Pin]:
+        """Every pin of images/lock.yaml, the other kernel series' (kernel/7.2/...) too."""
         return recipe.read_lock(self.dir)
 
+    def private_apt(self) -> debian.Apt:
+        """The lab's own apt configuration (under apt_dir) for the other kernel series."""
+        if self._private is None:
+            self._private = recipe.private_apt(self.recipe(), self.apt_dir)
+        return self._private
+
     def update(self) -> dict[str, tuple[str | None, str]]:
-        """Move every pin to the newest version the mirror offers (recipe.update)."""
-        return recipe.update(self.dir)
+        """Move every pin, of every series, to the newest version the mirror offers
+        (recipe.update)."""
+        return recipe.update(self.dir, self.private_apt() if self.recipe().series else None)
+
+    def update_following(self) -> dict[str, tuple[str | None, str]]:
+        """Move only the pins of the series that follow the newest (7.3-rc); the pins that
+        moved, key -> (old, new) (recipe.update_following). The nightly calls it."""
+        return recipe.update_following(self.dir, self.private_apt())
 
     def add_missing_pins(self) -> dict[str, str]:
         """Pin what the recipe names and the lock lacks (recipe.add_missing_pins)."""
@@ -104,7 +132,13 @@ class Images:
     # -- the build cache, for builders outside this package (initramfs layers) -----------------
 
     def fetch(self, pin: Pin, log: Log | None = None) -> Path:
-        """The pinned .deb from the download cache, downloading it with apt-get if needed."""
+        """The pinned .deb from the download cache, downloading it with apt-get if needed:
+        through the host's apt, or the lab's own for another series' kernel
+        (kernel/<series>/...)."""
+        series = recipe.series_of_key(pin.key)
+        rec = self.recipe() if series is not None else None
+        if rec is not None and series != rec.default_series:
+            return self.private_apt().download(pin, self.debs, log or self.log)
         return debian.download(pin, self.debs, log or self.log)
 
     @contextmanager
@@ -121,19 +155,33 @@ class Images:
     # -- build ---------------------------------------------------------------------------------
 
     def build(self, kernels: list[str] | None = None, log: Log | None = None) -> ImageSet:
-        """Build (or reuse) the initramfs and the named kernels; nothing changed → no work."""
+        """Build (or reuse) the initramfs and the named kernels; nothing changed → no work.
+
+        A kernel is named by its flavour (cloud-amd64, amd64, 686: the default series, as
+        always) or <series>/<flavour> ("7.2/cloud-amd64", "6.12/cloud-amd64";
+        "6.1/cloud-amd64" is "cloud-amd64"). ImageSet.kernels and .ssh are keyed by the names
+        as given. None builds the default series' kernels.
+        """
         say = log or self.log
         rec = self.recipe()
-        pins = self.lock()
+        pins = self.pins()
         wanted = list(rec.kernels) if kernels is None else kernels
-        for name in wanted:
-            if name not in rec.kernels:
-                known = ", ".join(sorted(rec.kernels))
-                raise ImageError(f"kernel {name!r} is not in images/recipe.yaml (known: {known})")
-            if f"kernel/{name}" not in pins:
-                raise ImageError(
-                    f"kernel {name!r} has no pin in images/lock.yaml; run `lab images update`"
-                )
+        if rec.series:
+            specs = {name: rec.kernel(name) for name in wanted}
+            own = {name: recipe.kernel_pins(pins, spec) for name, spec in specs.items()}
+        else:  # a recipe without series: exactly the old rules
+            for name in wanted:
+                if name not in rec.kernels:
+                    known = ", ".join(sorted(rec.kernels))
+                    raise ImageError(
+                        f"kernel {name!r} is not in images/recipe.yaml (known: {known})"
+                    )
+                if f"kernel/{name}" not in pins:
+                    raise ImageError(
+                        f"kernel {name!r} has no pin in images/lock.yaml; run `lab images update`"
+                    )
+            specs = {}
+            own = {name: {"": pins[f"kernel/{name}"]} for name in wanted}
 
         def fetch(pin: Pin) -> Path:
             return self.fetch(pin, say)
@@ -144,7 +192,14 @@ class Images:
             base = initramfs.build_base(progs.built, busybox, self.build_dir, artefacts, say)
             built = {
                 n: build_kernel(
-                    rec.kernels[n], pins[f"kernel/{n}"], self.build_dir, artefacts, fetch, say
+                    specs[n].kernel if n in specs else rec.kernels[n],
+                    own[n][""],
+                    self.build_dir,
+                    artefacts,
+                    fetch,
+                    say,
+                    spec=specs.get(n),
+                    base=own[n].get("base"),
                 )
                 for n in wanted
             }

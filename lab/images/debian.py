@@ -289,6 +289,10 @@ class Apt:
             "Dir::State::Status": str(r / "status"),
             "Dir::Cache": str(r / "cache"),
             "Dir::Cache::Archives": str(r / "cache" / "archives"),
+            # A cache of the parsed lists (the host may switch it off, as Debian's container
+            # images do): every query then takes milliseconds instead of seconds.
+            "Dir::Cache::pkgcache": str(r / "cache" / "pkgcache.bin"),
+            "Dir::Cache::srcpkgcache": "",
             "APT::Architecture": self.archs[0],
             "APT::Sandbox::User": "root",
         }
@@ -462,10 +466,11 @@ ABI_DEFAULT = r"[0-9][0-9.]*-[0-9]+"  # 6.1.0-50: the default series' ABI, as be
 
 def abi_regex(series_version: str | None = None) -> str:
     """What {abi} in a package pattern stands for: any 6.1-style ABI (6.1.0-50), or one of a
-    series: 6.12 → 6.12.117+deb13, 7.2 → 7.2.13+deb14, 7.3 → 7.3 (an rc has no point part)."""
+    series: 6.12 → 6.12.117+deb13, 7.2 → 7.2.13+deb14, 7.3 → 7.3 (an rc has no point part).
+    POSIX ERE, as apt-cache search takes it (no (?:...))."""
     if series_version is None:
         return ABI_DEFAULT
-    return re.escape(series_version) + r"(?:\.[0-9]+)*(?:-[0-9]+|\+deb[0-9]+)?"
+    return re.escape(series_version) + r"(\.[0-9]+)*(-[0-9]+|\+deb[0-9]+)?"
 
 
 def pattern_regex(pattern: str, series_version: str | None = None) -> str:

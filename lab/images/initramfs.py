@@ -135,7 +135,7 @@ def with_ssh(
     initramfs: Path, kernel: str, part: Path, build_dir: Path, artefacts: Artefacts, log: Log
 ) -> Path:
     """An initramfs (base or layered) with a kernel's SSH part appended."""
-    label = f"{initramfs.stem}+ssh-{kernel}"
+    label = f"{initramfs.stem}+ssh-{kernel.replace('/', '-')}"  # 7.2/cloud-amd64: one file
     return append(
         label, [initramfs, part], build_dir, artefacts, log, f"assembling {label}", ssh=kernel
     )

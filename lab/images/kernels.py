@@ -13,7 +13,7 @@ from lab.fsutil import atomic_write
 from lab.images import debian
 from lab.images import kernelfile as kernelimage
 from lab.images.cache import BUILDER_VERSION, Artefacts, Log, hash_strings
-from lab.images.recipe import KernelRecipe, Pin
+from lab.images.recipe import KernelRecipe, Pin, SeriesKernel
 
 CONFIG_FACTS = (
     "CONFIG_IA32_EMULATION",
@@ -30,6 +30,16 @@ CONFIG_FACTS = (
 
 Fetch = Callable[[Pin], Path]  # the pinned .deb, downloaded if needed
 
+# Where the kernel and its config are in a package: the classic linux-image package has them in
+# /boot; Debian 7.x's linux-binary-unsigned-<abi> has /usr/lib/modules/<abi>/vmlinuz.unsigned and
+# linux-base-<abi> /usr/lib/modules/<abi>/config (docs/kernel-versions.md D16).
+VMLINUZ = re.compile(r"^\./boot/vmlinuz-.*")
+CONFIG = re.compile(r"^\./boot/config-.*")
+SERIES_VMLINUZ = re.compile(
+    r"^\./(?:boot/vmlinuz-.*|usr/lib/modules/[^/]+/vmlinuz(?:\.unsigned)?)$"
+)
+SERIES_CONFIG = re.compile(r"^\./(?:boot/config-.*|usr/lib/modules/[^/]+/config)$")
+
 
 @dataclass(frozen=True)
 class BuiltKernel:
@@ -42,6 +52,8 @@ class BuiltKernel:
     release: str  # e.g. 6.1.0-50-cloud-amd64, or "" if unknown (user kernels)
     origin: str  # "debian:<package>=<version>" or "user:<path>"
     config: dict[str, str]
+    series: str = ""  # the kernel series of the recipe ("6.1", "7.2"); "" for a user's kernel
+    flavour: str = ""  # cloud-amd64, amd64, 686; "" for a user's kernel
 
 
 def config_facts(text: str) -> dict[str, str]:
@@ -61,19 +73,33 @@ def build_kernel(
     artefacts: Artefacts,
     fetch: Fetch,
     log: Log,
+    spec: SeriesKernel | None = None,
+    base: Pin | None = None,
 ) -> BuiltKernel:
-    """The kernel of a recipe from its pinned package, into build_dir/kernels/<name>/."""
-    out_dir = build_dir / "kernels" / recipe.name
-    key = hash_strings(BUILDER_VERSION, pin.sha256, recipe.boot)
-    cached = artefacts.cached(f"kernel/{recipe.name}", key)
+    """The kernel of a recipe from its pinned package, into build_dir/kernels/<name>/.
+
+    spec names a kernel of another series (7.2/cloud-amd64 → kernels/7.2/cloud-amd64/); base is
+    the 7.x linux-base package its config comes from (pin is then linux-binary-unsigned).
+    Without them (the default series) it is exactly the build it always was.
+    """
+    series = spec is not None and not spec.default
+    name = spec.name if spec is not None else recipe.name
+    out_dir = build_dir / "kernels" / name
+    if base is None:
+        key = hash_strings(BUILDER_VERSION, pin.sha256, recipe.boot)
+    else:
+        key = hash_strings(BUILDER_VERSION, pin.sha256, base.sha256, recipe.boot)
+    cached = artefacts.cached(f"kernel/{name}", key)
     if cached is None:
         deb = fetch(pin)
-        log(f"extracting kernel {recipe.name} from {deb.name}")
+        log(f"extracting kernel {name} from {deb.name}")
         out_dir.mkdir(parents=True, exist_ok=True)
-        vmlinuz = debian.deb_member(deb, re.compile(r"^\./boot/vmlinuz-.*"))
-        config = debian.deb_member(deb, re.compile(r"^\./boot/config-.*"))
+        vmlinuz = debian.deb_member(deb, SERIES_VMLINUZ if series else VMLINUZ)
+        config_deb = fetch(base) if base is not None else deb
+        config = debian.deb_member(config_deb, SERIES_CONFIG if series else CONFIG)
         if vmlinuz is None:
-            raise ImageError(f"{deb.name}: no boot/vmlinuz-* inside")
+            where = "boot/vmlinuz-* or usr/lib/modules/*/vmlinuz*" if series else "boot/vmlinuz-*"
+            raise ImageError(f"{deb.name}: no {where} inside")
         atomic_write(out_dir / "vmlinuz", vmlinuz)
         files = [out_dir / "vmlinuz"]
         if config is not None:
@@ -85,11 +111,16 @@ def build_kernel(
         info = kernelimage.inspect(out_dir / "vmlinuz")
         if info.bits != recipe.bits:
             raise ImageError(
-                f"kernel {recipe.name}: {deb.name} is {info.bits}-bit, recipe says {recipe.bits}"
+                f"kernel {name}: {deb.name} is {info.bits}-bit, recipe says {recipe.bits}"
             )
         cfg = config_facts(config.decode(errors="replace") if config else "")
+        extra: dict[str, str] = {}
+        if series and spec is not None:
+            extra = {"series": spec.series, "flavour": spec.flavour}
+            if base is not None:
+                extra["config_package"] = f"{base.package}={base.version}"
         cached = artefacts.record(
-            f"kernel/{recipe.name}",
+            f"kernel/{name}",
             key,
             files,
             package=pin.package,
@@ -99,16 +130,19 @@ def build_kernel(
             boot=recipe.boot,
             release=info.version.split(" ")[0],
             config=cfg,
+            **extra,
         )
     path = out_dir / ("vmlinux" if recipe.boot == "vmlinux" else "vmlinuz")
     return BuiltKernel(
-        recipe.name,
+        name,
         path,
         recipe.bits,
         recipe.boot,
         cached["release"],
         f"debian:{pin.package}={pin.version}",
         cached["config"],
+        spec.series if spec is not None else "",
+        recipe.name,
     )
 
 

@@ -4,6 +4,7 @@ images/lock.yaml (the exact Debian version and .deb sha256 of each), and moving 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,18 +14,52 @@ from lab.config.yamlconf import load_yaml, validate
 from lab.errors import ImageError
 from lab.fsutil import atomic_write
 from lab.images import debian
+from lab.images.debian import Apt
 
 RECIPE = "recipe.yaml"
 LOCK = "lock.yaml"
 
 
 @dataclass(frozen=True)
+class SplitPackages:
+    """Debian 7.x's packaging of one flavour: the old linux-image package split in three
+    (docs/kernel-versions.md D16). Apt name patterns with {abi}, like KernelRecipe.package."""
+
+    image: str  # linux-binary-unsigned-{abi}-<flavour>: /usr/lib/modules/<abi>/vmlinuz.unsigned
+    base: str  # linux-base-{abi}-<flavour>: config, modules.builtin
+    modules: str  # linux-modules-{abi}-<flavour>: the .ko files
+
+
+@dataclass(frozen=True)
 class KernelRecipe:
+    """A kernel flavour (cloud-amd64, amd64, 686): its packages and how it boots."""
+
     name: str
-    package: str  # apt name pattern with {abi}
+    package: str  # apt name pattern with {abi}: the classic linux-image package
     arch: str
     bits: int
     boot: str  # "vmlinux" or "bzimage"
+    split: SplitPackages | None = None  # its 7.x packaging, where a series has that
+
+
+SERIES_NAME = re.compile(r"^([0-9]+\.[0-9]+)(-[a-z0-9]+)?$")
+
+
+@dataclass(frozen=True)
+class SeriesRecipe:
+    """A kernel series the lab boots ("6.1", "6.12", "7.2", "7.3-rc"): the Debian suite it
+    comes from, the flavours Debian builds of it, and whether its pin follows the newest."""
+
+    name: str
+    suite: str
+    flavours: tuple[str, ...]
+    follow: str = "pinned"  # "pinned": moves on `lab images update`; "newest": also nightly
+
+    @property
+    def version(self) -> str:
+        """The kernel version every ABI of the series starts with: "7.3-rc" → "7.3"."""
+        m = SERIES_NAME.match(self.name)
+        return m.group(1) if m else self.name
 
 
 @dataclass(frozen=True)
@@ -48,23 +83,143 @@ class Pin:
 
 @dataclass(frozen=True)
 class Recipe:
-    kernels: dict[str, KernelRecipe]
+    kernels: dict[str, KernelRecipe]  # by flavour; the plain names mean the default series
     userland: dict[str, tuple[str, str]]  # name -> (package, arch)
     # name -> files of that package for the SSH part of the initramfs (`ssh:` in the recipe)
     ssh_files: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    series: dict[str, SeriesRecipe] = field(default_factory=dict)
+    default_series: str = ""  # what the plain kernel names (cloud-amd64, 686) are
+
+    def kernel(self, name: str) -> SeriesKernel:
+        """A kernel name resolved: "cloud-amd64" (the default series), "7.2/cloud-amd64"."""
+        return resolve_kernel(self, name)
+
+    def kernel_names(self) -> list[str]:
+        """Every kernel the recipe can build: the plain names, then <series>/<flavour>."""
+        names = list(self.kernels)
+        for series in self.series.values():
+            if series.name != self.default_series:
+                names += [f"{series.name}/{f}" for f in series.flavours]
+        return names
+
+    def private_suites(self) -> list[str]:
+        """The suites the lab's own apt configuration carries: those of the other series."""
+        return [s.suite for s in self.series.values() if s.name != self.default_series]
+
+
+@dataclass(frozen=True)
+class SeriesKernel:
+    """One kernel of the recipe: a flavour of a series."""
+
+    name: str  # canonical: "cloud-amd64" for the default series, else "7.2/cloud-amd64"
+    series: str  # "6.1", "7.2"; "" when the recipe has no series section
+    flavour: str
+    kernel: KernelRecipe
+    suite: str  # the Debian suite; "" = the host's own apt lists (the default series)
+
+    @property
+    def default(self) -> bool:
+        return "/" not in self.name
+
+    @property
+    def version(self) -> str | None:
+        """The series' kernel version for {abi} ("7.3"), None for the default series (any
+        6.1-style ABI, as before)."""
+        if self.default:
+            return None
+        m = SERIES_NAME.match(self.series)
+        return m.group(1) if m else self.series
+
+    def key(self, part: str = "") -> str:
+        """Its pin key: kernel/<flavour> (default series, as before) or kernel/<series>/<flavour>,
+        plus /base or /modules for the 7.x companion packages."""
+        return f"kernel/{self.name}" + (f"/{part}" if part else "")
+
+
+def resolve_kernel(recipe: Recipe, name: str) -> SeriesKernel:
+    """A kernel name of the recipe: a flavour (the default series), or <series>/<flavour>."""
+    known = ", ".join(recipe.kernel_names())
+    if "/" not in name:
+        if name not in recipe.kernels:
+            raise ImageError(f"kernel {name!r} is not in images/recipe.yaml (known: {known})")
+        default = recipe.series.get(recipe.default_series)
+        return SeriesKernel(
+            name,
+            recipe.default_series,
+            name,
+            recipe.kernels[name],
+            default.suite if default else "",
+        )
+    series_name, _, flavour = name.partition("/")
+    series = recipe.series.get(series_name)
+    if series is None or flavour not in series.flavours or flavour not in recipe.kernels:
+        raise ImageError(f"kernel {name!r} is not in images/recipe.yaml (known: {known})")
+    if series_name == recipe.default_series:
+        return resolve_kernel(recipe, flavour)
+    return SeriesKernel(name, series_name, flavour, recipe.kernels[flavour], series.suite)
+
+
+def series_of_key(key: str) -> str | None:
+    """The series of a pin key (kernel/7.2/cloud-amd64/base → "7.2"), None for the others."""
+    parts = key.split("/")
+    if len(parts) >= 3 and parts[0] == "kernel" and SERIES_NAME.match(parts[1]):
+        return parts[1]
+    return None
+
+
+def find_pin(pins: dict[str, Pin], spec: SeriesKernel, part: str = "") -> Pin | None:
+    """A kernel's pin; the default series' also under kernel/<series>/<flavour>."""
+    pin = pins.get(spec.key(part))
+    if pin is None and spec.default and spec.series:
+        pin = pins.get(f"kernel/{spec.series}/{spec.flavour}" + (f"/{part}" if part else ""))
+    return pin
 
 
 def read_recipe(images_dir: Path) -> Recipe:
-    """images/recipe.yaml, validated (lab/config/schemas/recipe.schema.json)."""
+    """images/recipe.yaml, validated (lab/config/schemas/recipe.schema.json); a series naming
+    an unknown flavour, or an unknown default_series, is an error at its line."""
     doc = load_yaml(images_dir / RECIPE)
     validate(doc, "recipe")
-    kernels = {
-        name: KernelRecipe(name, k["package"], k["arch"], k["bits"], k["boot"])
-        for name, k in doc.data["kernels"].items()
-    }
+    kernels = {}
+    for name, k in doc.data["kernels"].items():
+        split = k.get("split")
+        kernels[name] = KernelRecipe(
+            name,
+            k["package"],
+            k["arch"],
+            k["bits"],
+            k["boot"],
+            SplitPackages(split["image"], split["base"], split["modules"]) if split else None,
+        )
     userland = {name: (u["package"], u["arch"]) for name, u in doc.data["userland"].items()}
     ssh_files = {name: tuple(u["ssh"]) for name, u in doc.data["userland"].items() if u.get("ssh")}
-    return Recipe(kernels, userland, ssh_files)
+    series: dict[str, SeriesRecipe] = {}
+    for name, s in doc.data.get("series", {}).items():
+        for i, flavour in enumerate(s["flavours"]):
+            if flavour not in kernels:
+                raise doc.error(
+                    ("series", name, "flavours", i),
+                    f"series {name}: flavour {flavour!r} is not in `kernels` "
+                    f"(known: {', '.join(kernels)})",
+                )
+        series[name] = SeriesRecipe(name, s["suite"], tuple(s["flavours"]), s["follow"])
+    default = doc.data.get("default_series", "")
+    if series and default not in series:
+        raise doc.error(
+            ("default_series",),
+            f"default_series {default!r} is not a series of the recipe (known: {', '.join(series)})"
+            if default
+            else "a recipe with `series` names its default_series (what cloud-amd64 means)",
+        )
+    if default:
+        unserved = [k for k in kernels if k not in series[default].flavours]
+        if unserved:
+            raise doc.error(
+                ("series", default, "flavours"),
+                f"the default series {default} must provide every kernel of `kernels` "
+                f"(missing: {', '.join(unserved)})",
+            )
+    return Recipe(kernels, userland, ssh_files, series, default)
 
 
 def read_lock(images_dir: Path) -> dict[str, Pin]:
@@ -112,17 +267,24 @@ def _userland_pin(name: str, package: str, arch: str) -> Pin:
     return Pin(f"userland/{name}", package, arch, version, candidates[version])
 
 
-def update(images_dir: Path) -> dict[str, tuple[str | None, str]]:
+def update(images_dir: Path, apt: Apt | None = None) -> dict[str, tuple[str | None, str]]:
     """Move every pin to the newest version the mirror offers; returns old -> new.
 
-    All kernels move to the same Debian kernel version (the newest one every flavour has),
-    so that the 32- and 64-bit profiles of one nightly test the same kernel source.
+    All kernels of the default series move to the same Debian kernel version (the newest one
+    every flavour has), so that the 32- and 64-bit profiles of one nightly test the same kernel
+    source. Every other series moves to the newest its suite offers (through the lab's own apt
+    configuration, `apt`, by default the one under the cache dir).
     """
     recipe = read_recipe(images_dir)
     old = _existing_lock(images_dir)
     pins = common_kernel_pins(list(recipe.kernels.values()))
     for name, (package, arch) in recipe.userland.items():
         pins[f"userland/{name}"] = _userland_pin(name, package, arch)
+    others = [n for n in recipe.kernel_names() if "/" in n]
+    if others:
+        private = apt or private_apt(recipe)
+        for name in others:
+            pins.update(series_kernel_pins(recipe.kernel(name), private))
     write_lock(images_dir, pins)
     return {
         key: (
@@ -131,6 +293,40 @@ def update(images_dir: Path) -> dict[str, tuple[str | None, str]]:
         )
         for key, pin in pins.items()
     }
+
+
+def update_following(images_dir: Path, apt: Apt | None = None) -> dict[str, tuple[str | None, str]]:
+    """Move the pins of the series that follow the newest (`follow: newest`, e.g. 7.3-rc) and
+    only those; the lock is written if one moved. Returns the pins that moved, key ->
+    (old "package version" or None, new): the nightly calls it before it builds."""
+    recipe = read_recipe(images_dir)
+    pins = _existing_lock(images_dir)
+    following = [
+        n
+        for n in recipe.kernel_names()
+        if "/" in n and recipe.series[recipe.kernel(n).series].follow == "newest"
+    ]
+    moved: dict[str, tuple[str | None, str]] = {}
+    if not following:
+        return moved
+    private = apt or private_apt(recipe)
+    for name in following:
+        spec = recipe.kernel(name)
+        fresh = series_kernel_pins(spec, private)
+        # a series that left the 7.x packaging keeps no stale companion pins
+        for part in ("base", "modules"):
+            if spec.key(part) in pins and spec.key(part) not in fresh:
+                gone = pins.pop(spec.key(part))
+                moved[spec.key(part)] = (f"{gone.package} {gone.version}", "(removed)")
+        for key, pin in fresh.items():
+            before = pins.get(key)
+            if before != pin:
+                old = f"{before.package} {before.version}" if before else None
+                moved[key] = (old, f"{pin.package} {pin.version}")
+                pins[key] = pin
+    if moved:
+        write_lock(images_dir, pins)
+    return moved
 
 
 def add_missing_pins(images_dir: Path) -> dict[str, str]:
@@ -163,6 +359,14 @@ def add_missing_pins(images_dir: Path) -> dict[str, str]:
                     break
             pins[key] = pin
             added[key] = f"{pin.package} {pin.version}"
+    others = [n for n in recipe.kernel_names() if "/" in n]
+    missing_series = [n for n in others if recipe.kernel(n).key() not in pins]
+    if missing_series:
+        private = private_apt(recipe)
+        for name in missing_series:
+            for key, pin in series_kernel_pins(recipe.kernel(name), private).items():
+                pins[key] = pin
+                added[key] = f"{pin.package} {pin.version}"
     if added:
         write_lock(images_dir, pins)
     return added
@@ -194,3 +398,108 @@ def common_kernel_pins(kernels: list[KernelRecipe]) -> dict[str, Pin]:
         package, sha = offers[k.name][version]
         pins[f"kernel/{k.name}"] = Pin(f"kernel/{k.name}", package, k.arch, version, sha)
     return pins
+
+
+# -- the other series ----------------------------------------------------------------------------
+
+
+def private_apt(recipe: Recipe, root: Path | None = None) -> Apt:
+    """The lab's own apt configuration for the suites of the recipe's other series, under
+    <cache dir>/apt (or root); the mirror is the host's Debian archive entry."""
+    from lab.dirs import cache_dir
+
+    return Apt.private(root or cache_dir() / "apt", recipe.private_suites())
+
+
+def _abi_of(pattern: str, version: str | None, package: str) -> str:
+    """The {abi} part of a package name matching pattern (linux-binary-unsigned-{abi}-cloud-amd64,
+    linux-binary-unsigned-7.3-cloud-amd64 → 7.3)."""
+    regex = debian.pattern_regex(pattern, version).replace(
+        debian.abi_regex(version), f"({debian.abi_regex(version)})", 1
+    )
+    m = re.match(regex, package)
+    if not m:
+        raise ImageError(f"{package} does not match {pattern}")
+    return m.group(1)
+
+
+def _offers(pattern: str, spec: SeriesKernel, apt: Apt) -> dict[str, tuple[str, str]]:
+    """version -> (package, sha256) of the packages of spec's suite matching pattern."""
+    names = debian.kernel_packages(pattern, apt, spec.version)
+    in_suite = apt.suites_of(names, spec.kernel.arch)
+    out: dict[str, tuple[str, str]] = {}
+    for name in names:
+        for version, sha in apt.versions(name, spec.kernel.arch).items():
+            if spec.suite in in_suite.get(name, {}).get(version, set()):
+                out[version] = (name, sha)
+    return out
+
+
+def packaging(spec: SeriesKernel, apt: Apt) -> str:
+    """ "split" if the suite offers the flavour's 7.x packages (linux-binary-unsigned-*), else
+    "classic" (linux-image-*-unsigned, with the config and the modules inside)."""
+    split = spec.kernel.split
+    if split is not None and _offers(split.image, spec, apt):
+        return "split"
+    return "classic"
+
+
+def series_kernel_pins(spec: SeriesKernel, apt: Apt) -> dict[str, Pin]:
+    """The pins of a kernel of a series at the newest version its suite offers: the image
+    package (kernel/<series>/<flavour>) and, for the 7.x packaging, its companions
+    (.../base: config and modules.builtin; .../modules: the .ko files) at the same version."""
+    k = spec.kernel
+    split = k.split
+    image_offers = _offers(split.image, spec, apt) if split is not None else {}
+    if split is None or not image_offers:
+        offers = _offers(k.package, spec, apt)
+        if not offers:
+            patterns = k.package + (f" or {split.image}" if split else "")
+            raise ImageError(
+                f"kernel {spec.name}: no package matching {patterns} for {k.arch} with a "
+                f"{spec.version} ABI in {spec.suite} on the mirror"
+            )
+        version = debian.newest(offers)
+        package, sha = offers[version]
+        return {spec.key(): Pin(spec.key(), package, k.arch, version, sha)}
+    version = debian.newest(image_offers)
+    package, sha = image_offers[version]
+    abi = _abi_of(split.image, spec.version, package)
+    pins = {spec.key(): Pin(spec.key(), package, k.arch, version, sha)}
+    for part, pattern in (("base", split.base), ("modules", split.modules)):
+        name = pattern.replace("{abi}", abi)
+        offered = apt.versions(name, k.arch, spec.suite)
+        if version not in offered:
+            raise ImageError(
+                f"kernel {spec.name}: {package} {version} is in {spec.suite} but {name} "
+                f"{version} is not (offered: {', '.join(sorted(offered)) or 'none'})"
+            )
+        pins[spec.key(part)] = Pin(spec.key(part), name, k.arch, version, offered[version])
+    return pins
+
+
+def kernel_pins(pins: dict[str, Pin], spec: SeriesKernel) -> dict[str, Pin]:
+    """The pins a kernel is built from, by part ("" = the image package, "base", "modules");
+    an error naming `lab images update` if its image package has none."""
+    image = find_pin(pins, spec)
+    if image is None:
+        raise ImageError(
+            f"kernel {spec.name!r} has no pin in images/lock.yaml; run `lab images update`"
+        )
+    out = {"": image}
+    for part in ("base", "modules"):
+        pin = find_pin(pins, spec, part)
+        if pin is not None:
+            out[part] = pin
+    if ("base" in out) != ("modules" in out):
+        raise ImageError(
+            f"images/lock.yaml pins only one of {spec.key('base')} and {spec.key('modules')}; "
+            "run `lab images update`"
+        )
+    return out
+
+
+def default_pins(pins: dict[str, Pin]) -> dict[str, Pin]:
+    """The pins without the other series' kernels: the lock as the default build (and the
+    layers matched to its kernel source, e.g. the x86 selftests) has always seen it."""
+    return {k: p for k, p in pins.items() if series_of_key(k) is None}

@@ -19,11 +19,12 @@ from lab.images import debian
 from lab.images.cache import BUILDER_VERSION, Artefacts, Log, hash_files, hash_strings
 from lab.images.cpio import Entry, write_newc
 from lab.images.kernels import Fetch
-from lab.images.recipe import KernelRecipe, Pin, Recipe
+from lab.images.recipe import KernelRecipe, Pin, Recipe, SeriesKernel, kernel_pins
 
 # The NIC drivers the guest agent loads with entrylab.net=1 -- virtio-net over virtio-mmio
 # (microvm) or virtio-pci (pc, q35) -- and their dependencies, which are found in each module's
-# .modinfo. Debian's 6.1 kernels build them all as modules.
+# .modinfo. Debian's 6.1 kernels build them all as modules; 6.12 and 7.x build virtio_pci in
+# (modules.builtin), which then needs no .ko.
 SSH_NIC_MODULES = ("virtio_mmio", "virtio_pci", "virtio_net")
 SSH_LAYOUT = "1"  # bump when the files the SSH part adds (below) change
 GUEST_HOST_KEY = "etc/dropbear/dropbear_ed25519_host_key"
@@ -62,11 +63,25 @@ def build_ssh(
         )
     userland = build_userland(recipe, pins, build_dir, artefacts, fetch, log)
     parts = {}
-    for name in kernels:
-        kernel = recipe.kernels[name]
-        modules_cpio, modules = build_modules(
-            kernel, pins[f"kernel/{name}"], build_dir, artefacts, fetch, log
-        )
+    for wanted in kernels:
+        spec = recipe.kernel(wanted) if recipe.series else None
+        name = spec.name if spec is not None else wanted
+        if spec is None or spec.default:
+            modules_cpio, modules = build_modules(
+                recipe.kernels[name], pins[f"kernel/{name}"], build_dir, artefacts, fetch, log
+            )
+        else:
+            own = kernel_pins(pins, spec)
+            modules_cpio, modules = build_modules(
+                spec.kernel,
+                own.get("modules", own[""]),
+                build_dir,
+                artefacts,
+                fetch,
+                log,
+                spec=spec,
+                builtin_from=own.get("base", own[""]),
+            )
         key_cpio, public = host_key(name, build_dir, artefacts)
         target = build_dir / "ssh" / f"{name}.cpio"
         inputs = [userland, modules_cpio, key_cpio]
@@ -74,7 +89,7 @@ def build_ssh(
         if not artefacts.cached(f"ssh/{name}", key):
             atomic_write(target, b"".join(p.read_bytes() for p in inputs))
             artefacts.record(f"ssh/{name}", key, [target], host_key=public, modules=modules)
-        parts[name] = SshPart(name, target, public, tuple(modules))
+        parts[wanted] = SshPart(name, target, public, tuple(modules))
     return parts
 
 
@@ -151,29 +166,50 @@ def build_modules(
     artefacts: Artefacts,
     fetch: Fetch,
     log: Log,
+    spec: SeriesKernel | None = None,
+    builtin_from: Pin | None = None,
 ) -> tuple[Path, list[str]]:
     """The kernel's NIC modules (uncompressed .ko from its package) in dependency order, and
-    the list the guest agent loads them from."""
-    target = build_dir / "kernels" / recipe.name / "modules.cpio"
-    key = hash_strings(BUILDER_VERSION, SSH_LAYOUT, pin.sha256, *SSH_NIC_MODULES)
-    cached = artefacts.cached(f"modules/{recipe.name}", key)
+    the list the guest agent loads them from. A module the kernel has built in (its
+    modules.builtin: in the package itself, or builtin_from, the 7.x linux-base) is left out.
+    spec names a kernel of another series (pin is then its linux-modules package, 7.x)."""
+    kernel = spec.name if spec is not None else recipe.name
+    target = build_dir / "kernels" / kernel / "modules.cpio"
+    if spec is None or spec.default:
+        key = hash_strings(BUILDER_VERSION, SSH_LAYOUT, pin.sha256, *SSH_NIC_MODULES)
+    else:
+        other = builtin_from.sha256 if builtin_from is not None else ""
+        key = hash_strings(BUILDER_VERSION, SSH_LAYOUT, pin.sha256, other, *SSH_NIC_MODULES)
+    cached = artefacts.cached(f"modules/{kernel}", key)
     if cached is not None:
         return target, list(cached["modules"])
     deb = fetch(pin)
-    log(f"extracting NIC modules of kernel {recipe.name}")
+    log(f"extracting NIC modules of kernel {kernel}")
     kos = debian.deb_modules(deb)
     order: list[str] = []
+    builtin: list[str] = []
+    known_builtin: set[str] | None = None
+
+    def is_builtin(name: str) -> bool:
+        nonlocal known_builtin
+        if known_builtin is None:
+            source = fetch(builtin_from) if builtin_from is not None else deb
+            known_builtin = debian.deb_builtin_modules(source) or set()
+        return name in known_builtin
 
     def visit(name: str, chain: tuple[str, ...]) -> None:
-        if name in order:
+        if name in order or name in builtin:
+            return
+        if name not in kos and is_builtin(name):
+            builtin.append(name)
             return
         if name not in kos:
             raise ImageError(
-                f"kernel {recipe.name}: {deb.name} has no module {name}.ko (needed for "
+                f"kernel {kernel}: {deb.name} has no module {name}.ko (needed for "
                 f"the SSH transport{' by ' + chain[-1] if chain else ''})"
             )
         if name in chain:
-            raise ImageError(f"kernel {recipe.name}: module dependency loop {chain}")
+            raise ImageError(f"kernel {kernel}: module dependency loop {chain}")
         for dep in module_depends(kos[name]):
             visit(dep, (*chain, name))
         order.append(name)
@@ -189,13 +225,15 @@ def build_modules(
     buf = io.BytesIO()
     write_newc(buf, entries)
     atomic_write(target, buf.getvalue())
+    extra = {"builtin": builtin} if builtin else {}
     artefacts.record(
-        f"modules/{recipe.name}",
+        f"modules/{kernel}",
         key,
         [target],
         modules=order,
         package=pin.package,
         version=pin.version,
+        **extra,
     )
     return target, order
 
