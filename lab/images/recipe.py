@@ -179,6 +179,13 @@ def read_recipe(images_dir: Path) -> Recipe:
     """images/recipe.yaml, validated (lab/config/schemas/recipe.schema.json); a series naming
     an unknown flavour, or an unknown default_series, is an error at its line."""
     doc = load_yaml(images_dir / RECIPE)
+    series_doc = doc.data.get("series") if isinstance(doc.data, dict) else None
+    for name in series_doc if isinstance(series_doc, dict) else ():
+        if not SERIES_NAME.match(str(name)):  # the schema says so too, but at `series:`
+            raise doc.error(
+                ("series", name, "<key>"),
+                f"series {name!r}: a series is named <major>.<minor>[-tag] (6.12, 7.3-rc)",
+            )
     validate(doc, "recipe")
     kernels = {}
     for name, k in doc.data["kernels"].items():
