@@ -3,7 +3,9 @@ private configuration's command lines (nothing under /etc/apt written), suite qu
 
 from __future__ import annotations
 
+import lzma
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -236,3 +238,30 @@ def test_abi_of_a_series() -> None:
 def test_builtin_modules() -> None:
     text = "kernel/drivers/virtio/virtio_pci.ko\nkernel/drivers/virtio/virtio-ring.ko\n"
     assert debian.builtin_modules(text) == {"virtio_pci", "virtio_ring"}
+
+
+@pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="needs dpkg-deb")
+def test_modules_of_a_merged_usr_package_compressed_and_built_in(tmp_path: Path) -> None:
+    """6.12/7.x: ./usr/lib/modules/<abi>/kernel/…/*.ko.xz, and modules.builtin."""
+    tree = tmp_path / "pkg"
+    mod = tree / "usr/lib/modules/7.2.13+deb14-cloud-amd64"
+    (mod / "kernel/drivers/net").mkdir(parents=True)
+    (mod / "kernel/drivers/net/virtio_net.ko.xz").write_bytes(lzma.compress(b"\x7fELF net"))
+    (mod / "kernel/drivers/net/net-failover.ko").write_bytes(b"\x7fELF failover")
+    (mod / "modules.builtin").write_text("kernel/drivers/virtio/virtio_pci.ko\n")
+    (tree / "DEBIAN").mkdir()
+    (tree / "DEBIAN/control").write_text(
+        "Package: fake-modules\nVersion: 1\nArchitecture: amd64\nMaintainer: x <x@x>\n"
+        "Description: x\n"
+    )
+    deb = tmp_path / "fake.deb"
+    subprocess.run(
+        ["dpkg-deb", "-b", "--root-owner-group", str(tree), str(deb)],
+        check=True,
+        capture_output=True,
+    )
+    assert debian.deb_modules(deb) == {
+        "virtio_net": b"\x7fELF net",
+        "net_failover": b"\x7fELF failover",
+    }
+    assert debian.deb_builtin_modules(deb) == {"virtio_pci"}
