@@ -350,8 +350,15 @@ class Apt:
             return
         changed = self.prepare()
         stamp = self.root / "updated"
-        if changed or not stamp.exists() or time.time() - stamp.stat().st_mtime > max_age:
+        if changed or not stamp.exists():
             self.update()
+        elif time.time() - stamp.stat().st_mtime > max_age:
+            try:
+                self.update()
+            except ImageError:
+                # Stale lists still name the pinned versions the mirror kept; a pin it dropped
+                # fails its download with an error that names it.
+                stamp.touch()
 
     # -- queries ------------------------------------------------------------------------------
 

@@ -265,3 +265,20 @@ def test_modules_of_a_merged_usr_package_compressed_and_built_in(tmp_path: Path)
         "net_failover": b"\x7fELF failover",
     }
     assert debian.deb_builtin_modules(deb) == {"virtio_pci"}
+
+
+def test_stale_lists_are_kept_when_the_mirror_cannot_be_reached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = FakeRun({"apt-get update": (100, "", "E: Failed to fetch InRelease")})
+    monkeypatch.setattr(subprocess, "run", run)
+    apt = private(tmp_path)
+    with pytest.raises(ImageError) as exc:  # no lists at all: nothing to go on
+        apt.cache("show", "x")
+    assert "apt-get update" in str(exc.value) and "Failed to fetch" in str(exc.value)
+    (tmp_path / "apt" / "updated").write_text(apt.sources_text())
+    import os
+
+    os.utime(tmp_path / "apt" / "updated", (0, 0))
+    apt.cache("show", "x")
+    assert run.verbs()[-2:] == ["apt-get update", "apt-cache show x"]

@@ -293,3 +293,49 @@ def test_update_following_moves_only_the_newest_series(images: Path) -> None:
     unchanged = {k: p for k, p in after.items() if not k.startswith("kernel/7.3-rc/")}
     assert unchanged == {k: p for k, p in before.items() if not k.startswith("kernel/7.3-rc/")}
     assert rec.update_following(images, apt) == {}, "nothing new: nothing moves"
+
+
+def test_images_fetch_a_series_pin_through_the_private_apt(
+    images: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lab.images import debian
+    from lab.images.builder import Images
+    from lab.images.debian import SourceEntry
+
+    mirror = SourceEntry("http://m.example/debian", "bookworm", ("main",))
+    monkeypatch.setattr(debian, "host_mirror", lambda *_a, **_k: mirror)
+    got: list[tuple[Path | None, str]] = []
+
+    def download(self: Apt, pin: Pin, debs: Path, log: object) -> Path:
+        got.append((self.root, pin.key))
+        return debs / pin.deb_name
+
+    monkeypatch.setattr(Apt, "download", download)
+    imgs = Images(images.parent, debs=tmp_path / "debs", apt_dir=tmp_path / "apt")
+    pins = imgs.pins()
+    for key in ("kernel/7.2/cloud-amd64/modules", "kernel/cloud-amd64", "userland/libc6"):
+        imgs.fetch(pins[key])
+    assert got == [
+        (tmp_path / "apt", "kernel/7.2/cloud-amd64/modules"),
+        (None, "kernel/cloud-amd64"),
+        (None, "userland/libc6"),
+    ]
+    assert imgs.private_apt().suites == ("trixie", "sid", "experimental")
+    assert "kernel/7.2/cloud-amd64" not in imgs.lock() and "kernel/686" in imgs.lock()
+
+
+def test_build_refuses_unknown_and_unpinned_series_kernels_before_any_work(
+    images: Path, tmp_path: Path
+) -> None:
+    from lab.images.builder import Images
+
+    imgs = Images(images.parent, debs=tmp_path / "debs", apt_dir=tmp_path / "apt")
+    with pytest.raises(ImageError) as exc:
+        imgs.build(["7.2/686"])
+    assert "'7.2/686' is not in images/recipe.yaml" in str(exc.value)
+    lock = (images / "lock.yaml").read_text()
+    (images / "lock.yaml").write_text(lock.replace("kernel/6.12/cloud-amd64:", "kernel/6.12/x:"))
+    with pytest.raises(ImageError) as exc:
+        imgs.build(["6.12/cloud-amd64"])
+    assert "'6.12/cloud-amd64' has no pin" in str(exc.value)
+    assert not imgs.build_dir.exists(), "nothing was built"
