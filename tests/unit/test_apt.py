@@ -13,7 +13,8 @@ import pytest
 
 from lab.errors import ImageError
 from lab.images import debian
-from lab.images.debian import Apt, SourceEntry, find_mirror, host_mirror, parse_sources
+from lab.images.aptsources import SourceEntry, find_mirror, host_mirror, parse_sources
+from lab.images.debian import Apt
 from lab.images.recipe import Pin
 
 ONE_LINE = """\
