@@ -1,0 +1,114 @@
+"""Kernel facts: version parsing, rules per series (assumed for unknown versions), feature
+numbers derived from each series' cpufeatures.h, and command-line effects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lab.model.kernel import (
+    DEFAULT_FEATURES,
+    KernelFactsError,
+    KernelVersion,
+    kernel_facts,
+    parse_cpufeatures,
+    parse_kernel_version,
+)
+
+HEADERS = Path(__file__).resolve().parents[1] / "data" / "kernel-headers"
+SERIES = ("6.1", "6.12", "7.2", "7.3")
+
+
+@pytest.mark.parametrize(
+    ("text", "version"),
+    [
+        ("6.1.0-50-cloud-amd64", KernelVersion(6, 1, 0)),
+        ("6.12.117+deb13-cloud-amd64", KernelVersion(6, 12, 117)),
+        ("7.2.13+deb14-cloud-amd64", KernelVersion(7, 2, 13)),
+        ("7.3.0-rc7-cloud-amd64", KernelVersion(7, 3, 0, 7)),
+        ("7.3-cloud-amd64", KernelVersion(7, 3, 0)),
+        ("7.3~rc7-1~exp1", KernelVersion(7, 3, 0, 7)),
+        ("6.12.95-1~bpo12+1", KernelVersion(6, 12, 95)),
+        ("6.1.176-1", KernelVersion(6, 1, 176)),
+        ("7.4-rc1", KernelVersion(7, 4, 0, 1)),
+    ],
+)
+def test_parse_kernel_version(text: str, version: KernelVersion) -> None:
+    assert parse_kernel_version(text) == version
+
+
+def test_bad_version() -> None:
+    with pytest.raises(KernelFactsError):
+        parse_kernel_version("cloud-amd64")
+
+
+@pytest.mark.parametrize(
+    ("release", "rules", "assumed"),
+    [
+        ("6.1.0-50-cloud-amd64", "6.1", None),
+        ("6.12.117+deb13-cloud-amd64", "6.12", None),
+        ("7.2.13+deb14-cloud-amd64", "7.2", None),
+        ("7.3.0-rc7-cloud-amd64", "7.3", None),
+        ("7.4.0-rc1-cloud-amd64", "7.3", "7.3"),
+        ("6.6.0-1-amd64", "6.1", "6.1"),
+        ("7.0.1", "6.12", "6.12"),
+        ("5.10.0-30-amd64", "6.1", "6.1"),
+    ],
+)
+def test_rules_per_version(release: str, rules: str, assumed: str | None) -> None:
+    k = kernel_facts(release)
+    assert (k.rules, k.assumed_rules, k.assumed) == (rules, assumed, assumed is not None)
+    if assumed:
+        assert "no rules for" in k.reason and assumed in k.reason
+        assert "assumed" in k.cite("x.c:1")
+
+
+@pytest.mark.parametrize("series", SERIES)
+def test_default_features_are_the_headers(series: str) -> None:
+    """The built-in numbers are exactly what that series' cpufeatures.h defines."""
+    parsed = parse_cpufeatures((HEADERS / series / "cpufeatures.h").read_text())
+    for name, number in DEFAULT_FEATURES[series].items():
+        assert parsed[name].number == number, (series, name)
+    assert ("X86_FEATURE_SYSFAST32" in parsed) == series.startswith("7.")
+    assert ("X86_FEATURE_SYSENTER32" in parsed) == series.startswith("6.")
+    assert ("X86_FEATURE_FRED" in parsed) == (series != "6.1")
+
+
+def test_header_lines_and_cpuinfo_names() -> None:
+    h61 = parse_cpufeatures((HEADERS / "6.1" / "cpufeatures.h").read_text())
+    assert h61["X86_FEATURE_SYSENTER32"].line == 97
+    assert h61["X86_FEATURE_SYSENTER32"].cpuinfo is None  # /* "" ... */
+    assert h61["X86_FEATURE_SEP"].cpuinfo == "sep"  # named after the macro (6.1 style)
+    h72 = parse_cpufeatures((HEADERS / "7.2" / "cpufeatures.h").read_text())
+    assert h72["X86_FEATURE_SYSFAST32"].line == 87 and h72["X86_FEATURE_SYSFAST32"].number == 111
+    assert h72["X86_FEATURE_SYSFAST32"].cpuinfo is None
+    assert h72["X86_FEATURE_FRED"].cpuinfo == "fred"
+
+
+def test_features_from_a_header_feed_the_facts() -> None:
+    parsed = parse_cpufeatures((HEADERS / "7.3" / "cpufeatures.h").read_text())
+    k = kernel_facts("7.3.0-rc7", features={n: f.number for n, f in parsed.items()})
+    assert k.feature("X86_FEATURE_SYSFAST32") == 111
+    with pytest.raises(KernelFactsError):
+        k.feature("X86_FEATURE_SYSENTER32")
+
+
+def test_cmdline_effects() -> None:
+    k = kernel_facts("7.2.13", cmdline="quiet clearcpuid=111,fred nopti ia32_emulation=0")
+    assert k.effects.clear_features == {111, 12 * 32 + 17}
+    assert k.effects.pti is False and not k.pti_enabled(True)
+    assert not k.ia32_enabled
+    assert not k.fred_enabled(True)
+    assert kernel_facts("7.2.13").fred_enabled(True)
+    assert not kernel_facts("7.2.13", cmdline="fred=off").fred_enabled(True)
+    assert not kernel_facts("6.12.117").fred_enabled(True)  # CONFIG_X86_FRED off in Debian
+    on612 = kernel_facts("6.12.117", config={"X86_FRED": True}, cmdline="fred=on")
+    assert on612.fred_enabled(True)
+    assert kernel_facts("6.1.0", cmdline="ia32_emulation=0").ia32_enabled  # 6.1 ignores it
+    assert kernel_facts("6.1.0", cmdline="ia32_emulation=0").effects.ignored
+    assert kernel_facts("6.12.1", cmdline="mitigations=off").pti_enabled(True) is False
+    assert (
+        kernel_facts("6.12.1", config={"MITIGATION_PAGE_TABLE_ISOLATION": False}).pti_enabled(True)
+        is False
+    )
