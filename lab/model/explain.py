@@ -22,6 +22,7 @@ _RETURN_WORDS = {
     ReturnInsn.SYSRETL: "SYSRETL",
     ReturnInsn.SYSEXIT: "SYSEXIT",
     ReturnInsn.IRET: "IRET",
+    ReturnInsn.ERETU: "ERETU",
 }
 
 
