@@ -5,7 +5,7 @@ by the rules each later series changed (docs/kernel-versions.md D2, D4, D5, D6, 
   ``int $0x80; ret`` (landing +2, restart +0) and has no push/pop, so ecx/edx/ebp changed at the
   exit stop or in a ucontext reach a ``__kernel_vsyscall`` caller too.
 * PTI status-flag clobber on the 64-bit SYSENTER path: for every CPU whose stub runs SYSENTER,
-  which on 7.x includes unknown vendors (entry_64_compat.S:57,72 in 7.2).
+  which on 7.x includes unknown vendors (entry_64_compat.S:57,72 in 7.2, :58,73 in 6.1).
 * FRED (D5): int $0x80 through fred_int80_emulation, every return is ERETU.
 * ia32_emulation= (D6, 6.12+), a tracer's out-of-range syscall number (D8, 7.3).
 """
@@ -57,7 +57,13 @@ _VMA_LANDING = {
     "7.2": "arch/x86/entry/vdso/vma.c:66-75",
     "7.3": "arch/x86/entry/vdso/vma.c:66-75",
 }
-_PTI_SYSENTER = "arch/x86/entry/entry_64_compat.S:57,72"
+# SWITCH_TO_KERNEL_CR3 before pushfq in entry_SYSENTER_compat (grepped in each tree).
+_PTI_SYSENTER = {
+    "6.1": "arch/x86/entry/entry_64_compat.S:58,73",
+    "6.12": "arch/x86/entry/entry_64_compat.S:57,72",
+    "7.2": "arch/x86/entry/entry_64_compat.S:57,72",
+    "7.3": "arch/x86/entry/entry_64_compat.S:57,72",
+}
 _SYSTEM_CALL_S = "arch/x86/entry/vdso/vdso32/system_call.S:27,67"
 
 
@@ -130,7 +136,7 @@ def predict_for_kernel(kernel_bits: int, cpu: CpuIdentity, kernel: KernelFacts) 
     flags_vsyscall = frozenset[str]()
     if kernel_bits == 64 and path is EntryPath.SYSENTER and k.pti_enabled("pti" in cpu.flags):
         flags_vsyscall = STATUS_FLAGS
-        c = k.cite(_PTI_SYSENTER)
+        c = k.cite(_PTI_SYSENTER[k.rules])
         cites.append(c)
         notes.append(
             "PTI: entry_SYSENTER_compat switches CR3 before pushfq, so a __kernel_vsyscall "

@@ -98,3 +98,17 @@ def test_assumed_prediction() -> None:
     p = predict(64, cpu("GenuineIntel"), kernel=kernel_facts("7.4.0-rc1-cloud-amd64"))
     assert p.assumed and p.rules == "7.3" and "assumed" in p.notes[0]
     assert all("assumed" in c for c in p.citations)
+
+
+def test_explain_names_the_rules() -> None:
+    from lab.model.explain import explain
+
+    text = explain("unknown-int80", 64, cpu("GenuineTMx86", "pti"), kernel=K72)
+    assert "Linux 7.2.13 kernel" in text and "Rules: those of 7.2" in text
+    assert "Entry path: SYSENTER" in text and "(7.2)" in text
+    assumed = explain("x", 64, cpu("GenuineIntel"), kernel=kernel_facts("7.4.0-rc1"))
+    assert "ASSUMED" in assumed and "7.3" in assumed
+    assert explain("x", 64, cpu("GenuineIntel")) == explain(
+        "x", 64, cpu("GenuineIntel"), kernel=None
+    )
+    assert "Linux 6.1 kernel" in explain("x", 64, cpu("GenuineIntel"))
