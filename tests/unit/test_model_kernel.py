@@ -112,3 +112,20 @@ def test_cmdline_effects() -> None:
         kernel_facts("6.12.1", config={"MITIGATION_PAGE_TABLE_ISOLATION": False}).pti_enabled(True)
         is False
     )
+
+
+def test_parser_reads_real_header_forms() -> None:
+    text = (
+        '#define X86_FEATURE_FRED\t\t(12*32+17) /* "fred" Flexible Return */\n'
+        "#define X86_FEATURE_SRSO_BP_SPEC_REDUCE\t(20*32+31) /*\n"
+        "\t\t\t\t\t\t    * continued\n"
+        "\t\t\t\t\t\t    */\n"
+        "#define X86_FEATURE_IBRS_ALIAS\t\tX86_FEATURE_FRED\n"
+    )
+    parsed = parse_cpufeatures(text)
+    assert set(parsed) == {"X86_FEATURE_FRED", "X86_FEATURE_SRSO_BP_SPEC_REDUCE"}
+    assert parsed["X86_FEATURE_SRSO_BP_SPEC_REDUCE"].number == 20 * 32 + 31
+    assert parsed["X86_FEATURE_SRSO_BP_SPEC_REDUCE"].line == 2
+    assert parsed["X86_FEATURE_FRED"].cpuinfo == "fred"
+    with pytest.raises(KernelFactsError):
+        parse_cpufeatures("#define NOT_A_FEATURE 1\n")

@@ -1,6 +1,7 @@
-/* Trimmed copy of arch/x86/include/asm/cpufeatures.h from Debian linux-source-6.1 6.1.176-1:
- * only the '#define X86_FEATURE_NAME ( W*32+ B) /* ... */' lines, in source order, with
- * their original line numbers kept in a trailing comment (lines the model cites). */
+// Trimmed copy of arch/x86/include/asm/cpufeatures.h from Debian linux-source-6.1 6.1.176-1
+// (docs/kernel-versions.md): only its '#define X86_FEATURE_NAME ( W*32+ B)' lines, in source
+// order, each with its original line number appended as '// line N'. A define whose comment
+// continues on the next line has that comment closed as '/* (comment continues) */'.
 #define X86_FEATURE_FPU			( 0*32+ 0) /* Onboard FPU */ // line 29
 #define X86_FEATURE_VME			( 0*32+ 1) /* Virtual Mode Extensions */ // line 30
 #define X86_FEATURE_DE			( 0*32+ 2) /* Debugging Extensions */ // line 31

@@ -1,6 +1,7 @@
-/* Trimmed copy of arch/x86/include/asm/cpufeatures.h from Debian linux-source-6.12 6.12.117-1:
- * only the '#define X86_FEATURE_NAME ( W*32+ B) /* ... */' lines, in source order, with
- * their original line numbers kept in a trailing comment (lines the model cites). */
+// Trimmed copy of arch/x86/include/asm/cpufeatures.h from Debian linux-source-6.12 6.12.117-1
+// (docs/kernel-versions.md): only its '#define X86_FEATURE_NAME ( W*32+ B)' lines, in source
+// order, each with its original line number appended as '// line N'. A define whose comment
+// continues on the next line has that comment closed as '/* (comment continues) */'.
 #define X86_FEATURE_FPU			( 0*32+ 0) /* "fpu" Onboard FPU */ // line 29
 #define X86_FEATURE_VME			( 0*32+ 1) /* "vme" Virtual Mode Extensions */ // line 30
 #define X86_FEATURE_DE			( 0*32+ 2) /* "de" Debugging Extensions */ // line 31
@@ -386,7 +387,7 @@
 #define X86_FEATURE_IBPB_BRTYPE		(20*32+28) /* MSR_PRED_CMD[IBPB] flushes all branch type predictions */ // line 465
 #define X86_FEATURE_SRSO_NO		(20*32+29) /* CPU is not affected by SRSO */ // line 466
 #define X86_FEATURE_SRSO_USER_KERNEL_NO	(20*32+30) /* CPU is not affected by SRSO across user/kernel boundaries */ // line 467
-#define X86_FEATURE_SRSO_BP_SPEC_REDUCE	(20*32+31) /* // line 468
+#define X86_FEATURE_SRSO_BP_SPEC_REDUCE	(20*32+31) /* (comment continues) */ // line 468
 #define X86_FEATURE_AMD_LBR_PMC_FREEZE	(21*32+ 0) /* "amd_lbr_pmc_freeze" AMD LBR and PMC Freeze */ // line 479
 #define X86_FEATURE_CLEAR_BHB_LOOP	(21*32+ 1) /* Clear branch history at syscall entry using SW loop */ // line 480
 #define X86_FEATURE_BHI_CTRL		(21*32+ 2) /* BHI_DIS_S HW control available */ // line 481

@@ -1,6 +1,7 @@
-/* Trimmed copy of arch/x86/include/asm/cpufeatures.h from Debian linux-source-7.3 7.3~rc7-1~exp1:
- * only the '#define X86_FEATURE_NAME ( W*32+ B) /* ... */' lines, in source order, with
- * their original line numbers kept in a trailing comment (lines the model cites). */
+// Trimmed copy of arch/x86/include/asm/cpufeatures.h from Debian linux-source-7.3 7.3~rc7-1~exp1
+// (docs/kernel-versions.md): only its '#define X86_FEATURE_NAME ( W*32+ B)' lines, in source
+// order, each with its original line number appended as '// line N'. A define whose comment
+// continues on the next line has that comment closed as '/* (comment continues) */'.
 #define X86_FEATURE_FPU			( 0*32+ 0) /* "fpu" Onboard FPU */ // line 21
 #define X86_FEATURE_VME			( 0*32+ 1) /* "vme" Virtual Mode Extensions */ // line 22
 #define X86_FEATURE_DE			( 0*32+ 2) /* "de" Debugging Extensions */ // line 23
@@ -414,7 +415,7 @@
 #define X86_FEATURE_IBPB_BRTYPE		(20*32+28) /* MSR_PRED_CMD[IBPB] flushes all branch type predictions */ // line 494
 #define X86_FEATURE_SRSO_NO		(20*32+29) /* CPU is not affected by SRSO */ // line 495
 #define X86_FEATURE_SRSO_USER_KERNEL_NO	(20*32+30) /* CPU is not affected by SRSO across user/kernel boundaries */ // line 496
-#define X86_FEATURE_SRSO_BP_SPEC_REDUCE	(20*32+31) /* // line 497
+#define X86_FEATURE_SRSO_BP_SPEC_REDUCE	(20*32+31) /* (comment continues) */ // line 497
 #define X86_FEATURE_AMD_LBR_PMC_FREEZE	(21*32+ 0) /* "amd_lbr_pmc_freeze" AMD LBR and PMC Freeze */ // line 508
 #define X86_FEATURE_CLEAR_BHB_LOOP	(21*32+ 1) /* Clear branch history at syscall entry using SW loop */ // line 509
 #define X86_FEATURE_BHI_CTRL		(21*32+ 2) /* BHI_DIS_S HW control available */ // line 510
@@ -434,5 +435,5 @@
 #define X86_FEATURE_MSR_IMM		(21*32+16) /* MSR immediate form instructions */ // line 524
 #define X86_FEATURE_SGX_EUPDATESVN	(21*32+17) /* Support for ENCLS[EUPDATESVN] instruction */ // line 525
 #define X86_FEATURE_SDCIAE		(21*32+18) /* L3 Smart Data Cache Injection Allocation Enforcement */ // line 527
-#define X86_FEATURE_CLEAR_CPU_BUF_VM_MMIO (21*32+19) /* // line 528
+#define X86_FEATURE_CLEAR_CPU_BUF_VM_MMIO (21*32+19) /* (comment continues) */ // line 528
 #define X86_FEATURE_X2AVIC_EXT		(21*32+20) /* AMD SVM x2AVIC support for 4k vCPUs */ // line 533
