@@ -112,3 +112,18 @@ def test_explain_names_the_rules() -> None:
         "x", 64, cpu("GenuineIntel"), kernel=None
     )
     assert "Linux 6.1 kernel" in explain("x", 64, cpu("GenuineIntel"))
+
+
+def test_clone_on_the_7x_int80_only_stub() -> None:
+    from lab.model.clone import predict_child, predict_vfork_parent
+
+    k = kernel_facts("7.2.13", cmdline="clearcpuid=111")
+    p = predict(64, cpu("GenuineIntel"), kernel=k)
+    child = predict_child(p, "clone_vm", "at_sysinfo", "prepared", ("0xaaaa", "0xb", "0xc", "fn"))
+    assert child.fate == "sigsegv" and child.fault_eip == "0xaaaa" and child.esp_from_newsp == 4
+    parent = predict_vfork_parent(p, "at_sysinfo", ("0x1", "0x2", "0x3", "0x4"))
+    assert parent.fault_eip == "0x1" and parent.registers == {"regs_kept": True}
+    # The 7.x fast path keeps the 6.1 frame (pops, then ret at the fourth word).
+    fast = predict(64, cpu("GenuineIntel"), kernel=K72)
+    old = predict_child(fast, "clone_vm", "at_sysinfo", "prepared", ("0xa", "0xb", "0xc", "fn"))
+    assert old.fate == "returned-to-slot" and old.esp_from_newsp == 16
