@@ -32,6 +32,7 @@ __all__ = [
     "kernel_facts",
     "parse_cmdline",
     "parse_cpufeatures",
+    "parse_kconfig",
     "parse_kernel_version",
 ]
 
@@ -102,7 +103,7 @@ DEFAULT_CONFIG: dict[str, dict[str, bool]] = {
         "IA32_EMULATION_DEFAULT_DISABLED": False,
     },
 }
-# 7.x renamed MITIGATION_PAGE_TABLE_ISOLATION; both spellings are accepted.
+# 6.12 and later spell PTI MITIGATION_PAGE_TABLE_ISOLATION; both spellings are accepted.
 _CONFIG_ALIASES = {"MITIGATION_PAGE_TABLE_ISOLATION": "PAGE_TABLE_ISOLATION"}
 
 
@@ -385,6 +386,25 @@ class KernelFacts:
         """``where`` followed by the version it was read in (and "assumed" when borrowed)."""
         tag = f"{self.rules}, assumed for {self.version}" if self.assumed else self.rules
         return f"{where} ({tag})"
+
+
+_KCONFIG_RE = re.compile(r"^(?:CONFIG_([A-Z0-9_]+)=(.*)|# CONFIG_([A-Z0-9_]+) is not set)\s*$")
+
+
+def parse_kconfig(text: str) -> dict[str, bool]:
+    """The entry-relevant options of a kernel .config (/boot/config-*, the linux-base package's
+    config): ``CONFIG_X=y`` -> True, ``# CONFIG_X is not set`` -> False. Only the options in
+    DEFAULT_CONFIG (and MITIGATION_PAGE_TABLE_ISOLATION, the 6.12+ name for PTI) are returned."""
+    wanted = set(DEFAULT_CONFIG["7.3"]) | set(_CONFIG_ALIASES)
+    out: dict[str, bool] = {}
+    for line in text.splitlines():
+        m = _KCONFIG_RE.match(line)
+        if m is None:
+            continue
+        name = m[1] or m[3]
+        if name in wanted:
+            out[_CONFIG_ALIASES.get(name, name)] = m[1] is not None and m[2] in ("y", "m")
+    return out
 
 
 def kernel_facts(

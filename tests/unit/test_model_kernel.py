@@ -129,3 +129,34 @@ def test_parser_reads_real_header_forms() -> None:
     assert parsed["X86_FEATURE_FRED"].cpuinfo == "fred"
     with pytest.raises(KernelFactsError):
         parse_cpufeatures("#define NOT_A_FEATURE 1\n")
+
+
+def test_parse_kconfig() -> None:
+    from lab.model.kernel import parse_kconfig
+
+    text = (
+        "CONFIG_IA32_EMULATION=y\n"
+        "# CONFIG_IA32_EMULATION_DEFAULT_DISABLED is not set\n"
+        "CONFIG_MITIGATION_PAGE_TABLE_ISOLATION=y\n"
+        "# CONFIG_X86_FRED is not set\n"
+        "CONFIG_X86_X32_ABI=y\n"
+    )
+    conf = parse_kconfig(text)
+    assert conf == {
+        "IA32_EMULATION": True,
+        "IA32_EMULATION_DEFAULT_DISABLED": False,
+        "PAGE_TABLE_ISOLATION": True,
+        "X86_FRED": False,
+    }
+    k = kernel_facts("7.2.13", config=conf)
+    assert not k.fred_enabled(True)
+
+
+@pytest.mark.parametrize("series", SERIES)
+def test_default_config_is_the_debian_config(series: str) -> None:
+    from lab.model.kernel import DEFAULT_CONFIG, parse_kconfig
+
+    path = Path(__file__).resolve().parents[1] / "data" / "kernel-config" / series / "config"
+    conf = parse_kconfig(path.read_text())
+    assert kernel_facts(series, config=conf).config == DEFAULT_CONFIG[series]
+    assert {k: DEFAULT_CONFIG[series][k] for k in conf} == conf
