@@ -419,6 +419,21 @@ def kernel_facts(
     the series whose rules apply."""
     version = parse_kernel_version(release)
     rules, assumed, reason = _rules_for(version)
+    if assumed is not None and features is not None:
+        # The kernel's own header says which stub generation it has (D1): SYSFAST32 exists from
+        # 7.2 on (of the known series), SYSENTER32 up to 6.12.
+        if "X86_FEATURE_SYSFAST32" in features and rules not in ("7.2", "7.3"):
+            rules = assumed = "7.2"
+            reason += (
+                "; but its cpufeatures.h defines X86_FEATURE_SYSFAST32, so the rules of 7.2 "
+                "(the oldest known series with it) are used instead"
+            )
+        elif "X86_FEATURE_SYSENTER32" in features and rules in ("7.2", "7.3"):
+            rules = assumed = "6.12"
+            reason += (
+                "; but its cpufeatures.h still defines X86_FEATURE_SYSENTER32, so the rules of "
+                "6.12 (the newest known series with it) are used instead"
+            )
     feats = dict(DEFAULT_FEATURES[rules]) if features is None else dict(features)
     conf = dict(DEFAULT_CONFIG[rules])
     for k, v in (config or {}).items():

@@ -160,3 +160,13 @@ def test_default_config_is_the_debian_config(series: str) -> None:
     conf = parse_kconfig(path.read_text())
     assert kernel_facts(series, config=conf).config == DEFAULT_CONFIG[series]
     assert {k: DEFAULT_CONFIG[series][k] for k in conf} == conf
+
+
+def test_unknown_version_follows_its_own_header() -> None:
+    h72 = parse_cpufeatures((HEADERS / "7.2" / "cpufeatures.h").read_text())
+    h612 = parse_cpufeatures((HEADERS / "6.12" / "cpufeatures.h").read_text())
+    k = kernel_facts("7.1.0-1-amd64", features={n: f.number for n, f in h72.items()})
+    assert k.rules == "7.2" and k.assumed and "SYSFAST32" in k.reason
+    k = kernel_facts("7.9.0", features={n: f.number for n, f in h612.items()})
+    assert k.rules == "6.12" and k.assumed and "SYSENTER32" in k.reason
+    assert kernel_facts("7.1.0").rules == "6.12"  # no header: the nearest older series
