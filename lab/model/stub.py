@@ -149,6 +149,12 @@ class StubDecoding:
         return b"".join(i.raw for i in self.instructions).hex(" ")
 
     @property
+    def restart_offset(self) -> int | None:
+        """Where a restarted call re-enters: ip -= 2 from the landing pad
+        (arch/x86/kernel/signal.c), the stub's ``int $0x80`` (+7 on 6.x, +0xa / +0 on 7.x)."""
+        return None if self.landing_pad_offset is None else self.landing_pad_offset - 2
+
+    @property
     def size(self) -> int:
         """Length in bytes up to and including the ``ret``."""
         return sum(len(i.raw) for i in self.instructions)

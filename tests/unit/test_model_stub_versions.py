@@ -49,6 +49,9 @@ def test_predicted_stub_is_the_replayed_image(
     sel = select_path(64, cpu, kernel=facts)
     assert got.path is sel.path
     assert bytes.fromhex(got.hex()) == stub_bytes(sel.path, 64, sysfast32_layout=facts.series7)
+    assert got.restart_offset is not None
+    code = bytes.fromhex(got.hex())
+    assert code[got.restart_offset : got.restart_offset + 2] == bytes.fromhex("cd80")
     if facts.series7:
         if sel.path is EntryPath.INT80:
             assert got.layout is StubLayout.INT80_ONLY
