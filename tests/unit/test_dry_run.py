@@ -72,11 +72,7 @@ def test_real_machine_profile_dry_run(
 ) -> None:
     vendors = tmp_path / "vendors.yaml"
     vendors.write_text(
-        (root / "vendors.yaml")
-        .read_text()
-        .replace(
-            "profiles:\n",
-            """profiles:
+        (root / "vendors.yaml").read_text().replace("profiles:\n", """profiles:
   lab-box:
     kind: ssh
     host: 192.0.2.10
@@ -84,9 +80,7 @@ def test_real_machine_profile_dry_run(
     key: key
     host_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGoldenGoldenGoldenGoldenGoldenGoldenGold"
     tags: [default, silicon]
-""",
-            1,
-        )
+""", 1)
     )
     text = "\n".join(plan_text(root, vendors, monkeypatch))
     box = text.split("cell lab-box@silicon:")[1].split("\ncell ")[0]
