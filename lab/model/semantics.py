@@ -95,6 +95,10 @@ class Prediction:
     kernel: KernelFacts | None = None  # None: the 6.1 model
     citations: tuple[str, ...] = ()  # file:line (version) of the version-specific rules
     invalid_nr_result: str = "-ENOSYS"  # eax after a tracer writes an out-of-range nr (not -1)
+    # The vDSO's int80_landing_pad symbol, where do_fast_syscall_32() sends *any* fast entry
+    # (also a raw SYSENTER/SYSCALL outside the stub): +9 on 6.x, +0xc on 7.x even when the
+    # stub itself is 'int $0x80; ret' (landing_pad_offset 2 there).
+    fast_landing_pad_offset: int = SHIPPED_LANDING_PAD
 
     @property
     def rules(self) -> str:

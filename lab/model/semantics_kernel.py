@@ -188,6 +188,7 @@ def predict_for_kernel(kernel_bits: int, cpu: CpuIdentity, kernel: KernelFacts) 
         base,
         expected_stub_hex=stub_bytes(path, kernel_bits, sysfast32_layout=k.series7).hex(" "),
         landing_pad_offset=pad,
+        fast_landing_pad_offset=SYSFAST32_LANDING_PAD if k.series7 else SHIPPED_LANDING_PAD,
         restart_lands_on=(
             f"int $0x80 at landing pad - 2 (__kernel_vsyscall+0x{pad - 2:x}); the restarted "
             "call enters via int $0x80 and returns with " + ("ERETU" if vf.fred else "IRET")

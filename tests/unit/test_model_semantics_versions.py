@@ -127,3 +127,22 @@ def test_clone_on_the_7x_int80_only_stub() -> None:
     fast = predict(64, cpu("GenuineIntel"), kernel=K72)
     old = predict_child(fast, "clone_vm", "at_sysinfo", "prepared", ("0xa", "0xb", "0xc", "fn"))
     assert old.fate == "returned-to-slot" and old.esp_from_newsp == 16
+
+
+def test_raw_fast_instructions_per_version() -> None:
+    from lab.model.silicon import RawInsn, predict_raw
+
+    fred_amd = cpu("AuthenticAMD", "fred")
+    p = predict(64, fred_amd, kernel=K72)
+    assert p.landing_pad_offset == 2 and p.fast_landing_pad_offset == 0xC
+    raw = predict_raw(
+        RawInsn.SYSCALL, fred_amd, 64, landing_pad_offset=p.fast_landing_pad_offset, kernel=K72
+    )
+    assert raw.expected.outcome == "SIGILL@insn" and "FRED" in raw.expected.explanation
+    # Without FRED (or without kernel facts) compat SYSCALL on AMD completes as in 6.1.
+    plain = predict_raw(RawInsn.SYSCALL, cpu("AuthenticAMD"), 64, kernel=K72)
+    assert (
+        plain.expected.outcome
+        == predict_raw(RawInsn.SYSCALL, cpu("AuthenticAMD"), 64).expected.outcome
+    )
+    assert predict(64, cpu("GenuineIntel")).fast_landing_pad_offset == 9
