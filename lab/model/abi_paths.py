@@ -35,7 +35,7 @@ from lab.model.semantics import (
     CallPath,
     Prediction,
 )
-from lab.model.stub import disassemble, shipped_stub_bytes
+from lab.model.stub import disassemble
 
 __all__ = [
     "ARG_REGISTERS",
@@ -100,7 +100,7 @@ class StubFrame:
 
 def stub_frame(pred: Prediction) -> StubFrame:
     """Decode the predicted stub (system_call.S) into its stack frame."""
-    insns = disassemble(shipped_stub_bytes(pred.path, pred.kernel_bits))
+    insns = disassemble(bytes.fromhex(pred.expected_stub_hex))
     pad = pred.landing_pad_offset
     pushed = tuple(i.op_str for i in insns if i.mnemonic == "push" and i.offset < pad)
     popped = tuple(i.op_str for i in insns if i.mnemonic == "pop" and i.offset >= pad)

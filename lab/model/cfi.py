@@ -365,9 +365,14 @@ def _breg4(offset: int, deref: bool = False) -> bytes:
 
 
 def check_sigreturn_cfi(
-    vdso: VdsoImage, fdes: Sequence[Fde] | None = None
+    vdso: VdsoImage, fdes: Sequence[Fde] | None = None, *, cfa_is_sigcontext: bool = False
 ) -> list[TrampolineReport]:
     """Check the FDEs of ``__kernel_sigreturn`` and ``__kernel_rt_sigreturn``.
+
+    ``cfa_is_sigcontext=True`` checks the 7.2+ form instead (arch/x86/entry/vdso/vdso32/
+    sigreturn.S, STARTPROC_SIGNAL_FRAME in 7.2; docs/kernel-versions.md D13): the FDE starts
+    at the symbol, ``CFI_DEF_CFA esp, sc - 4`` (4 less after ``popl %eax``) and every saved
+    register at ``CFA + its sigcontext offset`` -- pass ``KernelFacts.series7``.
 
     Each FDE must start one byte before the symbol (sigreturn.S: "HACK: The dwarf2 unwind
     routines will subtract 1 from the return address"), come from an "S" CIE, and at every
@@ -376,6 +381,8 @@ def check_sigreturn_cfi(
     there: 4 less after __kernel_sigreturn's ``popl %eax``.
     """
     fdes = vdso_fdes(vdso) if fdes is None else fdes
+    if cfa_is_sigcontext:
+        return _check_sigreturn_cfi_7x(vdso, fdes)
     reports = []
     for symbol, base, pops in (
         ("__kernel_sigreturn", SIGFRAME_SIGCONTEXT - 4, True),
@@ -409,6 +416,48 @@ def check_sigreturn_cfi(
                 got = row.rule(_REGNO[name])
                 if got != want:
                     problems.append(f"0x{pc:x}: {name} {got.text()}, expected esp+{sc + off}")
+        reports.append(
+            TrampolineReport(
+                symbol,
+                (fde.start, fde.end),
+                fde.signal_frame,
+                tuple(problems),
+                tuple(f"0x{r.pc:x}: {r.text()}" for r in fde.rows),
+            )
+        )
+    return reports
+
+
+def _check_sigreturn_cfi_7x(vdso: VdsoImage, fdes: Sequence[Fde]) -> list[TrampolineReport]:
+    """The 7.2+ sigreturn CFI (see check_sigreturn_cfi)."""
+    reports = []
+    for symbol, base, pops in (
+        ("__kernel_sigreturn", SIGFRAME_SIGCONTEXT - 4, True),
+        ("__kernel_rt_sigreturn", RT_SIGFRAME_SIGCONTEXT - 4, False),
+    ):
+        addr = vdso.symbols.get(symbol)
+        if addr is None:
+            reports.append(TrampolineReport(symbol, None, False, ("symbol missing",), ()))
+            continue
+        fde = fde_covering(fdes, addr)
+        if fde is None:
+            reports.append(TrampolineReport(symbol, None, False, ("no FDE covers it",), ()))
+            continue
+        problems: list[str] = []
+        if fde.start != addr:
+            problems.append(f"FDE starts at 0x{fde.start:x}, not at the symbol")
+        if not fde.signal_frame:
+            problems.append(f"CIE augmentation {fde.augmentation!r} lacks 'S'")
+        checkpoints = [(addr, base)] + ([(addr + 1, base - 4)] if pops else [])
+        for pc, cfa in checkpoints:
+            row = fde.row_at(pc)
+            if row.cfa != CfaRule(_reg("esp"), cfa):
+                problems.append(f"0x{pc:x}: CFA {row.cfa.text()}, expected esp{cfa:+d}")
+            for name, off in SIGCONTEXT_32.items():
+                want = RegRule("offset", off)
+                got = row.rule(_REGNO[name])
+                if got != want:
+                    problems.append(f"0x{pc:x}: {name} {got.text()}, expected [CFA{off:+d}]")
         reports.append(
             TrampolineReport(
                 symbol,

@@ -1,4 +1,5 @@
-"""Where a child created by fork / vfork / clone(CLONE_VM) resumes, per call path (Linux 6.1.176).
+"""Where a child created by fork / vfork / clone(CLONE_VM) resumes, per call path (Linux 6.1.176;
+7.2+ int80-only stub: see _int80_only()).
 
 Kernel facts (Debian linux-source-6.1 6.1.176):
 
@@ -33,6 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from lab.model.paths import EntryPath
 from lab.model.semantics import Prediction
 
 __all__ = ["CALL_PATHS", "KINDS", "STACKS", "ChildFate", "predict_child", "predict_vfork_parent"]
@@ -70,6 +72,24 @@ class ChildFate:
             out["fault_eip"] = self.fault_eip
         out["reason"] = self.reason
         return out
+
+
+def _int80_only(prediction: Prediction) -> bool:
+    """7.2+ with SYSFAST32 clear: the stub is ``int $0x80; ret`` with no pops
+    (arch/x86/entry/vdso/vdso32/system_call.S:27 in 7.2), so the landing pad is the ``ret``."""
+    return (
+        prediction.kernel is not None
+        and prediction.kernel.series7
+        and prediction.path is EntryPath.INT80
+    )
+
+
+def _is_address(word: str) -> bool:
+    try:
+        int(word, 16)
+    except ValueError:
+        return False
+    return True
 
 
 def predict_child(
@@ -119,6 +139,25 @@ def predict_child(
             esp_from_newsp=0,
         )
     words = slots or ("0x0", "0x0", "0x0", "0x0")
+    if _int80_only(prediction):
+        first = words[0]
+        kept = {"ebx": "0x111", "edx": MARKERS["edx"], "ebp": MARKERS["ebp"]}
+        if stack == "zeroed" or _is_address(first):
+            return ChildFate(
+                "sigsegv",
+                f"the 7.x int80-only stub has no pops: the child resumes at {resume} (its ret) "
+                f"with esp = newsp and returns to the new stack's first word, {first}",
+                kept,
+                esp_from_newsp=4,
+                fault_eip=first,
+            )
+        return ChildFate(
+            "returned-to-slot",
+            f"the 7.x int80-only stub has no pops: the child resumes at {resume} (its ret) and "
+            f"returns to the new stack's first word ({first})",
+            kept,
+            esp_from_newsp=4,
+        )
     regs = dict(zip(SLOTS, words[:3], strict=True))
     ret = words[3]
     if stack == "zeroed" or ret in ("0x0", "0"):
@@ -166,6 +205,14 @@ def predict_vfork_parent(
             regs,
         )
     pad = prediction.landing_pad_offset
+    if _int80_only(prediction):
+        return ChildFate(
+            "sigsegv",
+            f"the parent resumes at __kernel_vsyscall+{pad}, the ret of the 7.x int80-only stub "
+            f"(no pops): the child's first push replaced its return address with {pushed[0]}",
+            {"regs_kept": True},
+            fault_eip=pushed[0],
+        )
     return ChildFate(
         "sigsegv",
         f"the parent resumes at the landing pad (__kernel_vsyscall+{pad}) and pops the child's "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
+from lab.model.kernel import KernelFacts
 from lab.model.paths import CpuIdentity, EntryPath
 from lab.model.semantics import CallPath, Prediction, ReturnInsn, predict
 
@@ -22,6 +23,7 @@ _RETURN_WORDS = {
     ReturnInsn.SYSRETL: "SYSRETL",
     ReturnInsn.SYSEXIT: "SYSEXIT",
     ReturnInsn.IRET: "IRET",
+    ReturnInsn.ERETU: "ERETU",
 }
 
 
@@ -44,7 +46,20 @@ def _cpu_words(cpu: CpuIdentity) -> str:
 def explain_prediction(name: str, p: Prediction) -> str:
     """Render an existing Prediction as multi-line text."""
     path = _PATH_WORDS[p.path]
-    lines = [f"{name}: {p.kernel_bits}-bit Linux 6.1 kernel, {_cpu_words(p.cpu)}"]
+    if p.kernel is None:
+        lines = [f"{name}: {p.kernel_bits}-bit Linux 6.1 kernel, {_cpu_words(p.cpu)}"]
+    else:
+        k = p.kernel
+        lines = [
+            f"{name}: {p.kernel_bits}-bit Linux {k.version} kernel ({k.release}), "
+            f"{_cpu_words(p.cpu)}"
+        ]
+        if k.assumed:
+            lines += _wrap(f"Rules: those of {k.rules}, ASSUMED: {k.reason}.")
+        else:
+            lines += _wrap(f"Rules: those of {k.rules} ({k.reason}).")
+        if k.cmdline:
+            lines += _wrap(f"Kernel command line: {k.cmdline}")
     lines.append(f"Entry path: {path}")
     lines += _wrap(p.selection.reason)
     lines.append(f"Expected __kernel_vsyscall bytes: {p.expected_stub_hex}")
@@ -96,9 +111,15 @@ def explain_prediction(name: str, p: Prediction) -> str:
     lines.append("Notes:")
     for note in p.notes:
         lines += _wrap("- " + note)
+    if p.citations:
+        lines.append("Sources (file:line, version):")
+        for cite in p.citations:
+            lines += _wrap("- " + cite)
     return "\n".join(lines)
 
 
-def explain(name: str, kernel_bits: int, cpu: CpuIdentity) -> str:
-    """Explain, for a human, what Linux 6.1 does for profile ``name``."""
-    return explain_prediction(name, predict(kernel_bits, cpu))
+def explain(
+    name: str, kernel_bits: int, cpu: CpuIdentity, *, kernel: KernelFacts | None = None
+) -> str:
+    """Explain, for a human, what Linux 6.1 (or ``kernel``'s version) does for profile ``name``."""
+    return explain_prediction(name, predict(kernel_bits, cpu, kernel=kernel))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lab.model.kernel import KernelFacts
 from lab.model.paths import CpuIdentity, EntryPath, check_kernel_bits
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "VendorInfo",
     "kernel_features",
     "pentium_pro_sep_erratum",
+    "pentium_pro_sep_erratum_7",
     "select_path",
     "vendor_info",
 ]
@@ -119,12 +121,20 @@ def pentium_pro_sep_erratum(cpu: CpuIdentity) -> bool:
     return (cpu.family << 8 | cpu.model << 4 | cpu.stepping) < 0x633
 
 
-def kernel_features(kernel_bits: int, cpu: CpuIdentity) -> frozenset[int]:
+def kernel_features(
+    kernel_bits: int, cpu: CpuIdentity, *, kernel: KernelFacts | None = None
+) -> frozenset[int]:
     """The entry-related feature bits boot_cpu_has() reports when the vDSO is patched.
 
-    Only X86_FEATURE_SEP, X86_FEATURE_SYSENTER32 and X86_FEATURE_SYSCALL32 are modelled.
+    Only X86_FEATURE_SEP, X86_FEATURE_SYSENTER32 and X86_FEATURE_SYSCALL32 are modelled (6.1);
+    with ``kernel``, that version's bits (SYSFAST32 on 7.x), numbered as its cpufeatures.h says,
+    after FRED and clearcpuid= (lab/model/versioned.py).
     """
     check_kernel_bits(kernel_bits)
+    if kernel is not None:
+        from lab.model.versioned import versioned_features
+
+        return versioned_features(kernel_bits, cpu, kernel).features
     features: set[int] = set()
     if cpu.has_sep and not (kernel_bits == 32 and pentium_pro_sep_erratum(cpu)):
         features.add(X86_FEATURE_SEP)
@@ -141,6 +151,9 @@ class Selection:
 
     path: EntryPath
     reason: str
+    citations: tuple[str, ...] = ()  # file:line (version) for each rule used; () for the 6.1 API
+    rules: str = "6.1"  # the kernel series whose rules decided
+    assumed: bool = False  # the rules were borrowed for a version the model does not know
 
 
 def _select_64(cpu: CpuIdentity) -> Selection:
@@ -202,7 +215,28 @@ def _select_32(cpu: CpuIdentity) -> Selection:
     )
 
 
-def select_path(kernel_bits: int, cpu: CpuIdentity) -> Selection:
-    """Predict the instruction Linux 6.1's ``__kernel_vsyscall`` uses on this kernel and CPU."""
+def pentium_pro_sep_erratum_7(cpu: CpuIdentity) -> bool:
+    """The 7.x form of the SEP erratum test (arch/x86/kernel/cpu/intel.c:405-407 in 7.2,
+    :440-442 in 7.3): ``x86_vfm < INTEL_PENTIUM_II_KLAMATH || (x86_vfm == KLAMATH &&
+    stepping < 3)``, KLAMATH = family 6 model 3; no packed-OR aliasing (D14)."""
+    if cpu.vendor != "GenuineIntel" or not cpu.fms_known:
+        return False
+    assert cpu.family is not None and cpu.model is not None and cpu.stepping is not None
+    fm = (cpu.family, cpu.model)
+    return fm < (6, 3) or (fm == (6, 3) and cpu.stepping < 3)
+
+
+def select_path(
+    kernel_bits: int, cpu: CpuIdentity, *, kernel: KernelFacts | None = None
+) -> Selection:
+    """Predict the instruction ``__kernel_vsyscall`` uses on this kernel and CPU.
+
+    Without ``kernel``: Linux 6.1, as always. With it: that version's rules
+    (lab/model/versioned.py), each cited with file:line and version.
+    """
     check_kernel_bits(kernel_bits)
+    if kernel is not None:
+        from lab.model.versioned import versioned_selection
+
+        return versioned_selection(kernel_bits, cpu, kernel)
     return _select_64(cpu) if kernel_bits == 64 else _select_32(cpu)

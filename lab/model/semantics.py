@@ -19,6 +19,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from lab.model.kernel import KernelFacts
 from lab.model.paths import CpuIdentity, EntryPath, check_kernel_bits
 from lab.model.selection import Selection, select_path
 from lab.model.stub import SHIPPED_LANDING_PAD, shipped_stub_bytes
@@ -29,6 +30,7 @@ __all__ = [
     "CallPath",
     "Prediction",
     "ReturnInsn",
+    "base_prediction",
     "predict",
 ]
 
@@ -58,6 +60,7 @@ class ReturnInsn(enum.Enum):
     SYSRETL = "sysretl"
     SYSEXIT = "sysexit"
     IRET = "iret"
+    ERETU = "eretu"  # FRED (6.12+ code, on by default in 7.x): every return to user mode
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,23 @@ class Prediction:
     fast_return_clobbers: frozenset[str] = frozenset()
     kernel_entry: str = ""
     flags_clobbered: dict[CallPath, frozenset[str]] = field(default_factory=dict, hash=False)
+    kernel: KernelFacts | None = None  # None: the 6.1 model
+    citations: tuple[str, ...] = ()  # file:line (version) of the version-specific rules
+    invalid_nr_result: str = "-ENOSYS"  # eax after a tracer writes an out-of-range nr (not -1)
+    # The vDSO's int80_landing_pad symbol, where do_fast_syscall_32() sends *any* fast entry
+    # (also a raw SYSENTER/SYSCALL outside the stub): +9 on 6.x, +0xc on 7.x even when the
+    # stub itself is 'int $0x80; ret' (landing_pad_offset 2 there).
+    fast_landing_pad_offset: int = SHIPPED_LANDING_PAD
+
+    @property
+    def rules(self) -> str:
+        """The kernel series whose rules made this prediction."""
+        return self.kernel.rules if self.kernel is not None else "6.1"
+
+    @property
+    def assumed(self) -> bool:
+        """The rules were borrowed for a kernel version the model does not know."""
+        return self.kernel is not None and self.kernel.assumed
 
     @property
     def path(self) -> EntryPath:
@@ -309,10 +329,22 @@ def _pti_sysenter_flags(kernel_bits: int, path: EntryPath, cpu: CpuIdentity) -> 
     return frozenset()
 
 
-def predict(kernel_bits: int, cpu: CpuIdentity) -> Prediction:
-    """The model's full prediction for a 6.1 kernel of ``kernel_bits`` on ``cpu``."""
+def predict(kernel_bits: int, cpu: CpuIdentity, *, kernel: KernelFacts | None = None) -> Prediction:
+    """The model's full prediction for a 6.1 kernel of ``kernel_bits`` on ``cpu``.
+
+    With ``kernel``: for that kernel version (lab/model/semantics_kernel.py), which says in
+    ``Prediction.rules`` / ``assumed`` whose rules were used.
+    """
     check_kernel_bits(kernel_bits)
-    selection = select_path(kernel_bits, cpu)
+    if kernel is not None:
+        from lab.model.semantics_kernel import predict_for_kernel
+
+        return predict_for_kernel(kernel_bits, cpu, kernel)
+    return base_prediction(kernel_bits, cpu, select_path(kernel_bits, cpu))
+
+
+def base_prediction(kernel_bits: int, cpu: CpuIdentity, selection: Selection) -> Prediction:
+    """The 6.1 prediction for an already chosen ``selection`` (semantics_kernel.py adjusts it)."""
     path = selection.path
     clobbered = _clobbered(kernel_bits, path)
     return Prediction(

@@ -66,6 +66,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from lab.model.kernel import KernelFacts
 from lab.model.paths import CpuIdentity, check_kernel_bits
 from lab.model.selection import X86_FEATURE_SEP, kernel_features, pentium_pro_sep_erratum
 from lab.model.stub import SHIPPED_LANDING_PAD
@@ -259,8 +260,25 @@ def linux_outcome(
     *,
     frame: bool,
     landing_pad_offset: int = SHIPPED_LANDING_PAD,
+    kernel: KernelFacts | None = None,
 ) -> UserOutcome:
-    """What Linux 6.1 delivers to user code once the CPU has done ``action``."""
+    """What Linux 6.1 (or ``kernel``) delivers to user code once the CPU has done ``action``.
+
+    With ``kernel`` and FRED on (a FRED CPU, 7.x default): a compat SYSCALL arrives through
+    fred_other(), which sends it to exc_invalid_op (arch/x86/entry/entry_fred.c:55-104), so it is
+    SIGILL whatever the vendor; SYSENTER still reaches do_fast_syscall_32(). Pass the vDSO's
+    int80_landing_pad (Prediction.fast_landing_pad_offset) as ``landing_pad_offset``.
+    """
+    fred = kernel is not None and kernel_bits == 64 and kernel.fred_enabled("fred" in cpu.flags)
+    if fred and insn is RawInsn.SYSCALL and action is CpuAction.EXECUTES:
+        assert kernel is not None
+        return UserOutcome(
+            "SIGILL@insn",
+            "FRED: compat SYSCALL is an 'other' event that fred_other() hands to "
+            f"exc_invalid_op ({kernel.cite('arch/x86/entry/entry_fred.c:55-104')}): SIGILL "
+            "(ILL_ILLOPN) at the instruction",
+            {"si_code": ILL_ILLOPN},
+        )
     if action is CpuAction.UD:
         return UserOutcome(
             "SIGILL@insn",
@@ -351,11 +369,19 @@ def predict_raw(
     *,
     frame: bool = True,
     landing_pad_offset: int = SHIPPED_LANDING_PAD,
+    kernel: KernelFacts | None = None,
 ) -> RawPrediction:
-    """The whole prediction for one probe of lab/guest/raw_fast_insn.c."""
+    """The whole prediction for one probe of lab/guest/raw_fast_insn.c (``kernel``: see
+    linux_outcome)."""
     fact = silicon_action(insn, cpu, kernel_bits)
     expected = linux_outcome(
-        insn, fact.action, cpu, kernel_bits, frame=frame, landing_pad_offset=landing_pad_offset
+        insn,
+        fact.action,
+        cpu,
+        kernel_bits,
+        frame=frame,
+        landing_pad_offset=landing_pad_offset,
+        kernel=kernel,
     )
     # Only SYSENTER has a #GP(0) condition of its own (IA32_SYSENTER_CS = 0); int $0x80 has no
     # other plausible answer.
@@ -364,7 +390,13 @@ def predict_raw(
     )
     alternatives = {
         action: linux_outcome(
-            insn, action, cpu, kernel_bits, frame=frame, landing_pad_offset=landing_pad_offset
+            insn,
+            action,
+            cpu,
+            kernel_bits,
+            frame=frame,
+            landing_pad_offset=landing_pad_offset,
+            kernel=kernel,
         )
         for action in sorted(others - {fact.action}, key=lambda a: a.value)
         if insn is not RawInsn.INT80

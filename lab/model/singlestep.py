@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from lab.model.paths import EntryPath
 from lab.model.semantics import Prediction
-from lab.model.stub import StubDecoding, decode_stub, shipped_stub_bytes
+from lab.model.stub import StubDecoding, decode_stub
 
 __all__ = ["MODES", "entry_instruction", "expected_steps", "stub_steps"]
 
@@ -68,12 +68,13 @@ def stub_steps(stub: StubDecoding, mode: str) -> list[str]:
 def expected_steps(prediction: Prediction, call_path: str, mode: str) -> list[str]:
     """Predicted stepped eips (stub+N, int80+N, ret) for one call path on this kernel and CPU.
 
-    Uses the stub the model predicts (shipped_stub_bytes), never the guest's own bytes. The glibc
-    path is compared on the stub part only (glibc's own instructions are not modelled).
+    Uses the stub the model predicts (Prediction.expected_stub_hex, per kernel version), never
+    the guest's own bytes. The glibc path is compared on the stub part only (glibc's own
+    instructions are not modelled).
     """
     if call_path == "int80":
         return ["int80+0", "int80+2", "ret"] if mode == "ptrace" else ["int80+0", "ret"]
-    stub = decode_stub(shipped_stub_bytes(prediction.path, prediction.kernel_bits))
+    stub = decode_stub(bytes.fromhex(prediction.expected_stub_hex))
     return stub_steps(stub, mode)
 
 

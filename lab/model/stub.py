@@ -8,6 +8,12 @@ accepted. Five layouts are known:
 * PROPOSAL_2015: Andy Lutomirski's LKML proposal of 2015-08-26, exactly as written in the seed.
 * LEGACY_SYSENTER / LEGACY_SYSCALL / LEGACY_INT80: the pre-4.3 per-method images
   (arch/x86/vdso/vdso32/{sysenter,syscall,int80}.S, later under arch/x86/entry/vdso/).
+* SYSFAST32 / INT80_ONLY (7.2+, arch/x86/entry/vdso/vdso32/system_call.S:27,67 in 7.2):
+  ``ALTERNATIVE "int $0x80; ret", "", X86_FEATURE_SYSFAST32`` at +0, then push ecx/edx/ebp,
+  ``ALTERNATIVE SYSENTER_SEQUENCE, SYSCALL_SEQUENCE, X86_FEATURE_SYSCALL32``, ``int $0x80`` at
+  +0xa, landing pad +0xc, pops, ret. With SYSFAST32 set the first site is a 3-byte NOP
+  (SYSFAST32 layout); without it the stub is ``int $0x80; ret`` at +0 (INT80_ONLY: landing pad
+  +2, no register saves), recognised by the 7.x body that follows the ``ret``.
 """
 
 from __future__ import annotations
@@ -25,10 +31,12 @@ from lab.model.paths import EntryPath, check_kernel_bits
 __all__ = [
     "BYTES_NOP4_32",
     "BYTES_NOP4_64",
+    "INT80_ONLY_LANDING_PAD",
     "SHIPPED_ALT_LEN",
     "SHIPPED_LANDING_PAD",
     "SYSCALL_SEQUENCE",
     "SYSENTER_SEQUENCE",
+    "SYSFAST32_LANDING_PAD",
     "X86_NOPS",
     "Instruction",
     "StubDecoding",
@@ -39,6 +47,7 @@ __all__ = [
     "format_listing",
     "is_nop",
     "shipped_stub_bytes",
+    "stub_bytes",
 ]
 
 # arch/x86/entry/vdso/vdso32/system_call.S: SYSENTER_SEQUENCE / SYSCALL_SEQUENCE.
@@ -82,6 +91,12 @@ _SHIPPED_EPILOGUE = bytes.fromhex("cd805d5a59c3")  # int $0x80; pop ebp; pop edx
 # int80_landing_pad: offset of the instruction after int $0x80 in the shipped stub.
 SHIPPED_LANDING_PAD = len(_SHIPPED_PROLOGUE) + SHIPPED_ALT_LEN + 2
 
+# 7.x (system_call.S:27 in 7.2): the first site is "int $0x80; ret", 3 bytes.
+SYSFAST32_SITE_LEN = 3
+_INT80_RET = bytes.fromhex("cd80c3")
+SYSFAST32_LANDING_PAD = SYSFAST32_SITE_LEN + SHIPPED_LANDING_PAD  # 0xc
+INT80_ONLY_LANDING_PAD = 2  # after the int $0x80 at +0
+
 _MAX_STUB_BYTES = 64  # every known stub is < 32 bytes; stop looking for ret after this
 
 
@@ -93,6 +108,8 @@ class StubLayout(enum.Enum):
     LEGACY_SYSENTER = "legacy-sysenter"
     LEGACY_SYSCALL = "legacy-syscall"
     LEGACY_INT80 = "legacy-int80"
+    SYSFAST32 = "sysfast32-7.2+"
+    INT80_ONLY = "int80-only-7.2+"
 
 
 @dataclass(frozen=True)
@@ -130,6 +147,12 @@ class StubDecoding:
     def hex(self) -> str:
         """The stub's bytes up to and including its ``ret``, e.g. ``51 52 55 ... c3``."""
         return b"".join(i.raw for i in self.instructions).hex(" ")
+
+    @property
+    def restart_offset(self) -> int | None:
+        """Where a restarted call re-enters: ip -= 2 from the landing pad
+        (arch/x86/kernel/signal.c), the stub's ``int $0x80`` (+7 on 6.x, +0xa / +0 on 7.x)."""
+        return None if self.landing_pad_offset is None else self.landing_pad_offset - 2
 
     @property
     def size(self) -> int:
@@ -276,6 +299,49 @@ def _match_shipped(insns: Sequence[Instruction]) -> StubDecoding | None:
     )
 
 
+def _match_sysfast32(insns: Sequence[Instruction]) -> StubDecoding | None:
+    """7.2+ with SYSFAST32: 3-byte NOP; push ecx/edx/ebp; sysenter or syscall sequence; int
+    $0x80; pops; ret (system_call.S:27,67 in 7.2)."""
+    c = _Cursor(insns)
+    nops = c.nops()
+    if sum(len(i.raw) for i in nops) != SYSFAST32_SITE_LEN:
+        return None
+    body = _match_7x_body(insns[c.pos :])
+    if body is None:
+        return None
+    path, fast, int80 = body
+    return StubDecoding(
+        StubLayout.SYSFAST32, path, fast.offset, int80.offset, int80.end, tuple(insns)
+    )
+
+
+def _match_7x_body(
+    insns: Sequence[Instruction],
+) -> tuple[EntryPath, Instruction, Instruction] | None:
+    """push ecx/edx/ebp; the 4-byte SYSENTER/SYSCALL sequence; int $0x80; pops; ret."""
+    c = _Cursor(insns)
+    if c.seq("push ecx", "push edx", "push ebp") is None:
+        return None
+    if (got := c.seq("mov ebp, esp", "sysenter")) is not None:
+        path = EntryPath.SYSENTER
+    elif (got := c.seq("mov ebp, ecx", "syscall")) is not None:
+        path = EntryPath.SYSCALL
+    else:
+        return None
+    int80 = c.take(_INT80)
+    if int80 is None or c.seq(*_EPILOGUE_3) is None or not c.at_end():
+        return None
+    return path, got[1], int80
+
+
+def _is_7x_int80_only(window: bytes) -> bool:
+    """``int $0x80; ret`` followed by the 7.x body (the unpatched first alternative)."""
+    if window[: len(_INT80_RET)] != _INT80_RET:
+        return False
+    rest = disassemble(window[len(_INT80_RET) :])
+    return _match_7x_body(rest) is not None
+
+
 def _match_proposal_2015(insns: Sequence[Instruction]) -> StubDecoding | None:
     """The seed's proposal, verbatim; its landing pad is ``vsyscall_after_int80``.
 
@@ -379,6 +445,7 @@ def _match_legacy_int80(insns: Sequence[Instruction]) -> StubDecoding | None:
 
 _MATCHERS: tuple[Callable[[Sequence[Instruction]], StubDecoding | None], ...] = (
     _match_shipped,
+    _match_sysfast32,
     _match_proposal_2015,
     _match_legacy_sysenter,
     _match_legacy_syscall,
@@ -406,13 +473,15 @@ def decode_stub(code: bytes) -> StubDecoding:
             f"not a __kernel_vsyscall stub ({why}):\n"
             + format_listing(insns, window[decoded:] if decoded < len(window) else b"")
         )
+    if _is_7x_int80_only(window):
+        return StubDecoding(StubLayout.INT80_ONLY, EntryPath.INT80, None, 0, 2, tuple(insns))
     for matcher in _MATCHERS:
         decoding = matcher(insns)
         if decoding is not None:
             return decoding
     raise StubError(
-        "not a known __kernel_vsyscall layout (shipped-4.3+, proposal-2015, legacy-sysenter, "
-        "legacy-syscall, legacy-int80):\n" + format_listing(insns)
+        "not a known __kernel_vsyscall layout (shipped-4.3+, sysfast32-7.2+, int80-only-7.2+, "
+        "proposal-2015, legacy-sysenter, legacy-syscall, legacy-int80):\n" + format_listing(insns)
     )
 
 
@@ -432,3 +501,24 @@ def shipped_stub_bytes(path: EntryPath, kernel_bits: int) -> bytes:
     else:
         alt = BYTES_NOP4_64 if kernel_bits == 64 else BYTES_NOP4_32
     return _SHIPPED_PROLOGUE + alt + _SHIPPED_EPILOGUE
+
+
+def stub_bytes(path: EntryPath, kernel_bits: int, *, sysfast32_layout: bool = False) -> bytes:
+    """The patched ``__kernel_vsyscall`` up to its first ``ret`` for ``path``.
+
+    ``sysfast32_layout=False`` is the 4.3..6.x stub (shipped_stub_bytes()). ``True`` is the 7.2+
+    stub (system_call.S:27,67 in 7.2): INT80 is ``int $0x80; ret`` (SYSFAST32 clear); SYSENTER /
+    SYSCALL start with the kernel's 3-byte NOP (optimize_nops() of the 3 bytes of 0x90 padding:
+    ``0f 1f 00`` on 64-bit, ``8d 76 00`` on 32-bit kernels).
+    """
+    check_kernel_bits(kernel_bits)
+    if not sysfast32_layout:
+        return shipped_stub_bytes(path, kernel_bits)
+    if path is EntryPath.INT80:
+        return _INT80_RET
+    if path is EntryPath.SYSCALL and kernel_bits == 32:
+        raise ValueError("a 32-bit kernel clears X86_FEATURE_SYSCALL32 (cpu/common.c:1846, 7.2)")
+    seq = SYSENTER_SEQUENCE if path is EntryPath.SYSENTER else SYSCALL_SEQUENCE
+    return (
+        X86_NOPS[kernel_bits][SYSFAST32_SITE_LEN - 1] + _SHIPPED_PROLOGUE + seq + _SHIPPED_EPILOGUE
+    )

@@ -27,8 +27,9 @@ from lab.model.stub import X86_NOPS, StubDecoding, decode_stub
 __all__ = ["AltInstr", "VdsoError", "VdsoImage", "apply_alternatives", "parse_vdso"]
 
 _ALT_INSTR = struct.Struct("<iiHBB")  # struct alt_instr (arch/x86/include/asm/alternative.h)
-# Newer kernels (seen on 6.18) widen the feature word to u32 ft_flags: feature in the low 16
-# bits, flags (ALT_FLAG_NOT = bit 0) in the high 16 — 14-byte entries.
+# 6.12 and later (arch/x86/include/asm/alternative.h:77-91 in 6.12) widen the feature word to
+# u32 ft_flags: feature in the low 16 bits, ALT_FLAG_NOT = bit 16, ALT_FLAG_DIRECT_CALL = bit 17
+# -- 14-byte entries. 7.x also sets the section's sh_entsize to 14.
 _ALT_INSTR_FT = struct.Struct("<iiIBB")
 ALTINSTR_FLAG_INV = 1 << 15  # "patch if feature is *not* present"
 ASM_NOP_MAX = 8
@@ -47,6 +48,7 @@ class AltInstr:
     replacement: bytes
     feature: int  # X86_FEATURE_* number (word*32 + bit), flag bit removed
     inverted: bool  # ALTINSTR_FLAG_INV
+    replacement_at: int = 0  # image offset of the replacement bytes (for rel32 relocation)
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,15 @@ def _elf_alternatives(elf: ELFFile, image: bytes) -> tuple[AltInstr, ...]:
     if section is None:
         return ()
     base, size = int(section["sh_offset"]), int(section["sh_size"])
-    for layout in (_ALT_INSTR, _ALT_INSTR_FT):
+    entsize = int(section["sh_entsize"])
+    layouts = (_ALT_INSTR, _ALT_INSTR_FT)
+    if entsize == _ALT_INSTR_FT.size:
+        layouts = (_ALT_INSTR_FT, _ALT_INSTR)
+    elif entsize not in (0, _ALT_INSTR.size):
+        raise VdsoError(
+            f".altinstructions has sh_entsize {entsize}: not a 12- or 14-byte alt_instr table"
+        )
+    for layout in layouts:
         if size % layout.size == 0 and base + size <= len(image):
             alts = _alternatives_as(layout, image, base, size)
             if alts is not None:
@@ -128,7 +138,9 @@ def _alternatives_as(
             feature, inverted = word & ~ALTINSTR_FLAG_INV, bool(word & ALTINSTR_FLAG_INV)
         else:
             feature, inverted = word & 0xFFFF, bool((word >> 16) & 1)
-        alts.append(AltInstr(site, instrlen, image[repl : repl + repl_len], feature, inverted))
+        alts.append(
+            AltInstr(site, instrlen, image[repl : repl + repl_len], feature, inverted, repl)
+        )
     return tuple(alts)
 
 
@@ -200,13 +212,44 @@ def _optimize_nops(buf: bytearray, site: int, length: int, md: capstone.Cs) -> N
             i += decoded.size
 
 
+def _relocate(repl: bytes, repl_at: int, site: int) -> bytes:
+    """apply_relocation() (arch/x86/kernel/alternative.c, 6.12+): rel32 CALL/JMP whose target is
+    outside the replacement are re-pointed from the replacement's address to the patch site.
+
+    Only ``e8``/``e9`` rel32 are handled; a short jump or Jcc leaving the replacement raises
+    VdsoError (no vDSO alternative has one).
+    """
+    md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
+    out = bytearray(repl)
+    for insn in md.disasm(repl, 0):
+        op = repl[insn.address]
+        if op in (0xE8, 0xE9) and insn.size == 5:
+            rel = struct.unpack_from("<i", repl, insn.address + 1)[0]
+            target = insn.address + 5 + rel
+            if not 0 <= target <= len(repl):
+                absolute = repl_at + target
+                struct.pack_into("<i", out, insn.address + 1, absolute - (site + insn.address + 5))
+        elif (
+            op == 0xEB
+            or (op & 0xF0) == 0x70
+            or (op == 0x0F and (repl[insn.address + 1] & 0xF0) == 0x80)
+        ):
+            raise VdsoError(
+                f"alternative at 0x{site:x}: a short jump/Jcc in the replacement needs a "
+                "fix-up that is not modelled"
+            )
+    return bytes(out)
+
+
 def apply_alternatives(image: VdsoImage, features: Collection[int], kernel_bits: int) -> bytes:
     """Replay apply_alternatives() (arch/x86/kernel/alternative.c) for a CPU with ``features``.
 
     Entries are applied in table order, so a later one overwrites an earlier one at the same site
-    (for the stub's ALTERNATIVE_2: SYSCALL32 would win over SYSENTER32 if both were set). Every
-    site then goes through optimize_nops(). CALL/JMP fix-ups are not modelled (the vDSO has none)
-    and raise VdsoError. Features not passed count as absent.
+    (for the stub's ALTERNATIVE_2: SYSCALL32 would win over SYSENTER32 if both were set; 7.x's
+    per-site "last eligible entry wins" gives the same bytes). A rel32 CALL/JMP in a replacement
+    (7.x: ``call __kernel_vsyscall`` in the time fallbacks, arch/x86/include/asm/vdso/sys_call.h)
+    is relocated to the patch site. Every site then goes through optimize_nops(). Features not
+    passed count as absent.
     """
     check_kernel_bits(kernel_bits)
     md = capstone.Cs(
@@ -215,11 +258,9 @@ def apply_alternatives(image: VdsoImage, features: Collection[int], kernel_bits:
     buf = bytearray(image.raw)
     for alt in image.alternatives:
         if (alt.feature in features) != alt.inverted:
-            repl = alt.replacement
-            if repl and (repl[0] in (0xE8, 0xE9, 0xEB) or (repl[0] & 0xF0) == 0x70):
-                raise VdsoError(
-                    f"alternative at 0x{alt.site:x} needs a CALL/JMP fix-up (not modelled)"
-                )
+            repl = (
+                _relocate(alt.replacement, alt.replacement_at, alt.site) if alt.replacement else b""
+            )
             patch = repl + b"\x90" * max(0, alt.instrlen - len(repl))
             buf[alt.site : alt.site + len(patch)] = patch
         _optimize_nops(buf, alt.site, alt.instrlen, md)
