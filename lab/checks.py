@@ -18,6 +18,9 @@ from lab.config.profiles import Profile
 from lab.config.scenarios import Scenario
 from lab.model import (
     CpuIdentity,
+    KernelFacts,
+    Prediction,
+    predict,
 )
 from lab.report.results import Environment, Status, Verdict
 from lab.targets.identity import GuestIdentity
@@ -42,6 +45,12 @@ class CheckContext:
     env: Environment
     artefacts: Path  # this guest's directory in the report
     layers: Mapping[str, Any] = field(default_factory=dict)  # what each layer's build returned
+    # The booted kernel as the model sees it (version, config, command line); None: the 6.1 model
+    kernel: KernelFacts | None = None
+
+    def prediction(self) -> Prediction:
+        """The model's prediction for this guest: its CPU on its kernel (version-aware)."""
+        return predict(self.identity.kernel_bits, cpu_identity(self.identity), kernel=self.kernel)
 
     def verdict(self, status: Status, message: str, **kw: Any) -> Verdict:
         return Verdict(

@@ -26,6 +26,7 @@ from lab.config.scenarios import Scenario
 from lab.engine.cell import Cell
 from lab.errors import BootError, ErrorKind, GuestError, LabError
 from lab.events import Event, Kind, Sink
+from lab.model import KernelFacts, KernelFactsError, kernel_facts
 from lab.report.results import Environment, Status, Verdict
 from lab.report.run import RunReport
 from lab.targets import accel as accel_memo
@@ -225,6 +226,7 @@ class CellRunner:
         """Run scenarios until done or the guest breaks; returns what is left to run."""
         session = GuestSession(target.link, self.name)
         artefacts = self.ctx.report.guest_dir(self.name)
+        facts = self._kernel_facts(identity)
         faults = target.console.faults
         while remaining and not self.ctx.stop.is_set():
             scenario = remaining.pop(0)
@@ -237,6 +239,7 @@ class CellRunner:
                 env,
                 artefacts,
                 self.cell.layer_builds,
+                facts,
             )
             broken = self.ctx.broken_programs.get(scenario.program or "")
             if broken is not None:
@@ -260,6 +263,24 @@ class CellRunner:
             self._emit_faults(new_faults)
             self._add(verdicts)
         return remaining
+
+    def _kernel_facts(self, identity: GuestIdentity) -> KernelFacts | None:
+        """The booted kernel as the model sees it: its release (uname -r in the guest), its
+        config (from the image) and the command-line words of this boot. A release the model
+        cannot read leaves the 6.1 model, with a note (never a crash)."""
+        kernel = self.cell.kernel
+        config = {
+            k.removeprefix("CONFIG_"): v in ("y", "m")
+            for k, v in (kernel.config if kernel else {}).items()
+        }
+        booted = self.variant.apply(self.cell.profile)
+        try:
+            return kernel_facts(
+                identity.kernel_release, config=config, cmdline=" ".join(booted.append)
+            )
+        except KernelFactsError as exc:
+            self._note(f"kernel {identity.kernel_release!r}: {exc}; predicting with the 6.1 model")
+            return None
 
     def _check(self, ctx: CheckContext) -> list[Verdict]:
         """The scenario's check; a LabError or a bug in it costs one verdict, not the run."""

@@ -17,10 +17,9 @@ from lab.checks import (
     RESULT_STATUS,
     Check,
     CheckContext,
-    cpu_identity,
     parse_result_lines,
 )
-from lab.model import Prediction, predict
+from lab.model import Prediction
 from lab.model.abi_paths import (
     GUEST_PATHS,
     SIGRETURN_MODES,
@@ -298,7 +297,7 @@ def _check(ctx: CheckContext) -> list[Verdict]:
     )
     excerpt = "\n".join(run.output[-200:])
     results, problems = parse_result_lines(run.output)
-    pred = predict(ctx.identity.kernel_bits, cpu_identity(ctx.identity))
+    pred = ctx.prediction()
     ident = ctx.identity
     facts = Facts(
         vsyscall_offset=ident.at_sysinfo - ident.at_sysinfo_ehdr

@@ -22,7 +22,7 @@ from lab.checks import (
     program_trouble,
 )
 from lab.errors import GuestError
-from lab.model import Prediction, predict
+from lab.model import Prediction
 from lab.model.clone import predict_child, predict_vfork_parent
 from lab.model.restart import RestartCase, expected_restart
 from lab.model.silicon import CpuAction, RawInsn, RawPrediction, predict_raw
@@ -230,7 +230,7 @@ def _verdicts(
 
 
 def _prediction(ctx: CheckContext) -> Prediction:
-    return predict(ctx.identity.kernel_bits, cpu_identity(ctx.identity))
+    return ctx.prediction()
 
 
 def check_restart(ctx: CheckContext) -> list[Verdict]:
@@ -267,7 +267,7 @@ def check_raw_fast_insn(ctx: CheckContext) -> list[Verdict]:
     """
     cpu = cpu_identity(ctx.identity)
     bits = ctx.identity.kernel_bits
-    pad = _prediction(ctx).landing_pad_offset
+    pad = _prediction(ctx).fast_landing_pad_offset
     predictions = {
         name: predict_raw(insn, cpu, bits, frame=frame, landing_pad_offset=pad)
         for name, insn, frame in RAW_PROBES

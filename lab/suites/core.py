@@ -10,28 +10,37 @@ from lab.checks import (
     RESULT_STATUS,
     Check,
     CheckContext,
-    cpu_identity,
     parse_result_lines,
     program_trouble,
     run_program,
 )
 from lab.fsutil import atomic_write
-from lab.model import EntryPath, StubError, VdsoError, parse_vdso, predict
+from lab.model import EntryPath, Prediction, StubError, StubLayout, VdsoError, parse_vdso
 from lab.model.stub import shipped_stub_bytes
 from lab.report.results import Status, Verdict
+
+
+def expected_layout(p: Prediction) -> StubLayout:
+    """The stub generation the booted kernel ships: 4.3+'s up to 6.12; from 7.2 the SYSFAST32
+    stub, or `int $0x80; ret` when no fast path is patched in (docs/kernel-versions.md D2, D4)."""
+    if p.kernel is None or not p.kernel.series7:
+        return StubLayout.SHIPPED
+    return StubLayout.INT80_ONLY if p.path is EntryPath.INT80 else StubLayout.SYSFAST32
 
 
 def _expected_entry(ctx: CheckContext) -> dict[str, Any]:
     """What the stub should be: the model's prediction, or explicit values from the scenario."""
     bits = ctx.identity.kernel_bits
     if ctx.scenario.expect == "model":
-        p = predict(bits, cpu_identity(ctx.identity))
+        p = ctx.prediction()
         return {
             "path": p.path.value,
-            "layout": "shipped-4.3+",
+            "layout": expected_layout(p).value,
             "stub_hex": p.expected_stub_hex,
             "source": "model",
             "reason": p.selection.reason,
+            "kernel_rules": p.rules,
+            "assumed": p.assumed,
         }
     explicit = dict(ctx.scenario.expect) if isinstance(ctx.scenario.expect, dict) else {}
     if "path" in explicit and "stub_hex" not in explicit:

@@ -33,12 +33,11 @@ from typing import Any
 from lab.checks import (
     Check,
     CheckContext,
-    cpu_identity,
     parse_result_lines,
     program_trouble,
 )
 from lab.fsutil import atomic_write
-from lab.model import EntryPath, Prediction, ReturnInsn, predict
+from lab.model import EntryPath, Prediction, ReturnInsn
 from lab.model.stub import disassemble, shipped_stub_bytes
 from lab.report.results import Status, Verdict
 from lab.report.trend import mann_whitney
@@ -478,7 +477,7 @@ def check_syscall_cost(ctx: CheckContext) -> list[Verdict]:
     )
     results, problems = parse_result_lines(result.output)
     bits = ctx.identity.kernel_bits
-    prediction = predict(bits, cpu_identity(ctx.identity))
+    prediction = ctx.prediction()
     findings = judge(
         results, prediction, bits, mode_of_variant(ctx.env.variant), ctx.scenario.machine.smp
     )
