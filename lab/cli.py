@@ -24,7 +24,7 @@ from lab.dashboard import Dashboard
 from lab.dirs import project_root
 from lab.engine import describe, executor
 from lab.engine.hosts import parse_hosts
-from lab.engine.plan import RunPlan, default_jobs, resolve_images
+from lab.engine.plan import RunPlan, default_jobs, kernel_choice, resolve_images
 from lab.errors import (
     BootError,
     ConfigError,
@@ -38,6 +38,7 @@ from lab.events import PlainSink
 from lab.fsutil import atomic_write
 from lab.images.builder import Images
 from lab.images.kernels import user_kernel
+from lab.images.recipe import Recipe
 from lab.model import CpuIdentity, explain
 from lab.report import browse, history, trend
 from lab.report.html import write_html
@@ -63,13 +64,19 @@ def _root(args: argparse.Namespace) -> Path:
 def _profiles(args: argparse.Namespace) -> dict[str, Profile]:
     profiles = load_profiles(Path(args.vendors) if args.vendors else _root(args) / "vendors.yaml")
     kernel = getattr(args, "kernel", None)
-    if kernel:
+    if kernel and args.command_name != "boot":  # lab boot resolves series names itself
         profiles = {n: _with_kernel(p, kernel) for n, p in profiles.items()}
     return profiles
 
 
-def _with_kernel(profile: Profile, kernel: str) -> Profile:
-    """--kernel NAME|PATH: a recipe kernel of the profile's bitness, or the user's own file."""
+def _with_kernel(profile: Profile, kernel: str, recipe: Recipe | None = None) -> Profile:
+    """--kernel NAME|PATH: a recipe kernel of the profile's bitness, or the user's own file;
+    with the recipe (lab boot), also a series name ("7.3-rc": the profile's flavour of it)."""
+    if recipe is not None and kernel in recipe.series:
+        name, why = kernel_choice(profile, kernel, recipe)
+        if why:
+            raise LabError(f"profile {profile.name} on kernel {kernel}: {why}")
+        return profile.with_kernel(name)
     if Path(kernel).exists():
         bits = user_kernel(Path(kernel)).bits
         if bits != profile.expect.kernel_bits:
@@ -153,6 +160,8 @@ def cmd_boot(args: argparse.Namespace) -> int:
             f"profile {profile.name} ({profile.source}) is a real machine reached "
             "over SSH: log in with ssh; `lab boot` boots QEMU guests"
         )
+    if args.kernel:
+        profile = _with_kernel(profile, args.kernel, Images(_root(args)).recipe())
     built = resolve_images(Images(_root(args)), [profile], _say)
     run_dir = _root(args) / "reports" / "boot" / new_run_id()
     kernel = built.kernels[profile.kernel]
@@ -235,9 +244,27 @@ def _make_plan(args: argparse.Namespace, resumed: RunReport | None) -> tuple[Run
         vendors=Path(args.vendors) if args.vendors else None,
         scenario_dir=Path(args.scenario_dir) if args.scenario_dir else None,
         selftests_src=Path(args.selftests_src).resolve() if args.selftests_src else None,
+        kernels=_kernels(args, root),
         catalog=catalog,
     )
     return plan, root
+
+
+def _kernels(args: argparse.Namespace, root: Path) -> tuple[str, ...]:
+    """--kernels: each a series or kernel of images/recipe.yaml, or a kernel file."""
+    wanted = _split(args.kernels) or []
+    if not wanted:
+        return ()
+    recipe = Images(root).recipe()
+    for k in wanted:
+        if k not in recipe.series and k not in recipe.kernel_names() and not Path(k).is_file():
+            known = ", ".join([*recipe.series, *recipe.kernel_names()])
+            raise ConfigError(
+                SourceLocation(Path("--kernels")),
+                f"unknown kernel {k!r}: neither a series or kernel of images/recipe.yaml "
+                f"({known}) nor a kernel file",
+            )
+    return tuple(str(Path(k).resolve()) if Path(k).is_file() else k for k in wanted)
 
 
 def _hosts(args: argparse.Namespace) -> list[LabHost]:
@@ -404,6 +431,13 @@ def _run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profiles", action="append", help="names or tags, comma-separated")
     p.add_argument("--scenarios", action="append", help="scenario or suite names")
     p.add_argument("--kernel", help="recipe kernel name or path to your own bzImage/vmlinux")
+    p.add_argument(
+        "--kernels",
+        action="append",
+        metavar="K,...",
+        help="run every profile on each of these kernels: series of images/recipe.yaml "
+        "(6.1, 6.12, 7.2, 7.3-rc: the flavour of the profile's bitness), kernel names or files",
+    )
     p.add_argument("--jobs", type=int, help="guests at a time (default: number of cores)")
     p.add_argument("--accel", default="auto", choices=["auto", "tcg", "kvm"])
     p.add_argument("--reports", help="reports directory (default: ROOT/reports)")
@@ -474,7 +508,9 @@ def build_parser() -> argparse.ArgumentParser:
     boot = sub.add_parser("boot", help="boot a profile: interactive shell, or run one command")
     boot.add_argument("profile")
     boot.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
-    boot.add_argument("--kernel", help="recipe kernel name or path to a bzImage/vmlinux")
+    boot.add_argument(
+        "--kernel", help="series (7.3-rc), recipe kernel name or path to a bzImage/vmlinux"
+    )
     boot.add_argument("--accel", default="auto", choices=["auto", "tcg", "kvm"])
     boot.add_argument("--timeout", type=float, default=300.0, help="command timeout (s)")
     boot.set_defaults(func=cmd_boot)
@@ -489,39 +525,7 @@ def build_parser() -> argparse.ArgumentParser:
         "previous nightly; non-zero on anything new",
     )
     _run_arguments(nightly)
-    nightly.add_argument(
-        "--perf-threshold-pct",
-        type=float,
-        default=trend.DEFAULT_THRESHOLD_PCT,
-        help="exact mode: a path-length rise above this percentage fails the nightly "
-        "(default %(default)s)",
-    )
-    nightly.add_argument(
-        "--perf-wall-threshold-pct",
-        type=float,
-        default=trend.DEFAULT_WALL_THRESHOLD_PCT,
-        help="wall mode: a significant cost rise above this percentage fails the nightly "
-        "(default %(default)s)",
-    )
-    nightly.add_argument(
-        "--perf-wall-gate",
-        choices=trend.WALL_GATES,
-        default=trend.DEFAULT_WALL_GATE,
-        help="wall-mode regressions fail the nightly for KVM guests only (kvm), all, or never "
-        "(default %(default)s)",
-    )
-    nightly.add_argument(
-        "--perf-alpha",
-        type=float,
-        default=trend.DEFAULT_ALPHA,
-        help="wall mode: Mann-Whitney U significance level (default %(default)s)",
-    )
-    nightly.add_argument(
-        "--perf-last",
-        type=int,
-        default=trend.DEFAULT_LAST,
-        help="earlier nightlies the perf trend looks at (default %(default)s)",
-    )
+    trend.add_nightly_arguments(nightly)
     nightly.set_defaults(func=cmd_nightly)
 
     bench = sub.add_parser("bench", help="benchmarks of the lab itself")

@@ -55,6 +55,7 @@ class Cell:
     # Scenarios this cell cannot run, with the reason (reported as skips, never dropped).
     skipped: tuple[tuple[Scenario, str], ...] = ()
     unbootable: str = ""  # why no guest of this cell can be made ("" if it can)
+    kernel_label: str = ""  # the kernel's name when there is no kernel (a cell that cannot exist)
 
     @property
     def name(self) -> str:
@@ -62,7 +63,7 @@ class Cell:
         real machine. Stable across runs: reports are compared by it."""
         if self.kind is TargetKind.MACHINE:
             return f"{self.profile.name}@silicon"
-        kernel = self.kernel.name if self.kernel else "?"
+        kernel = self.kernel.name if self.kernel else (self.kernel_label or "?")
         emulator = self.emulator.name if self.emulator else SYSTEM_EMULATOR
         suffix = "" if emulator == SYSTEM_EMULATOR else f"@{emulator}"
         return f"{self.profile.name}@{kernel}{suffix}"

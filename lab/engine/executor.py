@@ -19,7 +19,7 @@ from pathlib import Path
 from lab.config.profiles import Profile
 from lab.engine.cell import Cell
 from lab.engine.hosts import HostRunner, spread
-from lab.engine.plan import RunPlan, cells, resolve_images
+from lab.engine.plan import RunPlan, cells, expand_kernels, resolve_images
 from lab.engine.runner import CellRunner, RunContext, TargetFactory
 from lab.errors import LabError
 from lab.events import Event, Kind, Sink
@@ -46,7 +46,9 @@ def make_target(cell: Cell, booted: Profile, accel: Accel, boot_dir: Path, key_d
 
 def plan_cells(plan: RunPlan, images: Images, emit: Sink) -> tuple[list[Cell], ImageSet]:
     """Build (or find cached) what the plan needs and make its cells."""
-    built = resolve_images(images, plan.profiles, lambda m: emit(Event(Kind.IMAGES, message=m)))
+    matrix = expand_kernels(plan, images.recipe())
+    bootable = [p for p, why in matrix if not why]
+    built = resolve_images(images, bootable, lambda m: emit(Event(Kind.IMAGES, message=m)))
     layers = plan.layer_builders()
 
     def log(message: str) -> None:
@@ -58,7 +60,7 @@ def plan_cells(plan: RunPlan, images: Images, emit: Sink) -> tuple[list[Cell], I
             return made
         return replace(made, initramfs=images.with_ssh(made.initramfs, ssh, log=log))
 
-    return cells(plan, built, initramfs), built
+    return cells(plan, built, initramfs, matrix), built
 
 
 def longest_first(runners: list[CellRunner]) -> list[CellRunner]:

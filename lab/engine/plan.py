@@ -20,6 +20,7 @@ from lab.engine.cell import SYSTEM_EMULATOR, Cell, Emulator
 from lab.errors import LabError
 from lab.images.builder import Images, ImageSet, LayerBuilder, Layered
 from lab.images.kernels import user_kernel
+from lab.images.recipe import Recipe
 from lab.images.sshpart import SshPart
 from lab.suites import Catalog, load_catalog
 from lab.suites.kselftest.build import KselftestLayer
@@ -47,6 +48,9 @@ class RunPlan:
     vendors: Path | None = None  # --vendors (copied to lab hosts)
     scenario_dir: Path | None = None  # --scenario-dir (copied to lab hosts)
     selftests_src: Path | None = None  # --selftests-src: build kselftest-x86 from this tree
+    # --kernels: series of the recipe ("6.1", "7.2"), recipe kernel names or kernel files; each
+    # profile runs on each (the flavour of its bitness). Empty: each profile's own kernel.
+    kernels: tuple[str, ...] = ()
     catalog: Catalog = field(default_factory=load_catalog)
 
     def scenarios_for(self, profile: Profile) -> list[Scenario]:
@@ -60,18 +64,53 @@ class RunPlan:
         return layers
 
 
+def kernel_choice(profile: Profile, choice: str, recipe: Recipe) -> tuple[str, str]:
+    """The kernel a profile boots for one --kernels choice, and "" — or the name that cell
+    would have had and why it cannot exist (no build of that series for the profile's
+    bitness: Debian builds no 686 kernel after 6.1)."""
+    series = recipe.series.get(choice)
+    if series is None:
+        return choice, ""  # a recipe kernel name or a file: as --kernel
+    own = profile.kernel.split("/")[-1]
+    flavour = own if own in recipe.kernels else ("686" if profile.expect.kernel_bits == 32 else "")
+    name = flavour if choice == recipe.default_series else f"{choice}/{flavour}"
+    if flavour not in series.flavours:
+        why = (
+            f"series {choice} has no {flavour or str(profile.expect.kernel_bits) + '-bit'} "
+            f"kernel (Debian builds it only for {', '.join(series.flavours)}); "
+            "a 32-bit build of a newer series needs `lab kernel build` (issue 15)"
+        )
+        return name, why
+    return name, ""
+
+
+def expand_kernels(plan: RunPlan, recipe: Recipe) -> list[tuple[Profile, str]]:
+    """Profiles × --kernels: each profile with the kernel it boots, and why not ("" if it can)."""
+    if not plan.kernels:
+        return [(p, "") for p in plan.profiles]
+    out: list[tuple[Profile, str]] = []
+    for profile in plan.profiles:
+        if profile.is_remote:  # a real machine runs the kernel it has: one cell
+            out.append((profile, ""))
+            continue
+        for choice in plan.kernels:
+            name, why = kernel_choice(profile, choice, recipe)
+            out.append((replace(profile, kernel=name), why))
+    return out
+
+
 def resolve_images(images: Images, profiles: list[Profile], log: Callable[[str], None]) -> ImageSet:
     """Build what the profiles need; user kernels (paths) are inspected, not built. Real
     machines need only the guest programs."""
     profiles = [p for p in profiles if not p.is_remote]
     recipe = images.recipe()
-    names = sorted({p.kernel for p in profiles if p.kernel in recipe.kernels})
+    names = sorted({p.kernel for p in profiles if p.kernel in recipe.kernel_names()})
     built = images.build(names, log=log)
     for p in profiles:
         if p.kernel not in built.kernels:
             path = Path(p.kernel)
             if not path.exists():
-                known = ", ".join(sorted(recipe.kernels))
+                known = ", ".join(recipe.kernel_names())
                 raise LabError(
                     f"profile {p.name} ({p.source}): kernel {p.kernel!r} is neither a "
                     f"kernel of images/recipe.yaml ({known}) nor an existing file"
@@ -113,14 +152,25 @@ def machine_skips(scenario: Scenario) -> str:
 InitramfsFor = Callable[[tuple[str, ...], SshPart | None], Layered]
 
 
-def cells(plan: RunPlan, built: ImageSet, initramfs: InitramfsFor) -> list[Cell]:
-    """The matrix of this run: one cell per profile that has something left to run."""
+def cells(
+    plan: RunPlan,
+    built: ImageSet,
+    initramfs: InitramfsFor,
+    matrix: list[tuple[Profile, str]] | None = None,
+) -> list[Cell]:
+    """The matrix of this run: one cell per profile × kernel that has something left to run;
+    a cell that cannot exist is kept, its scenarios skipped with the reason.
+
+    matrix: expand_kernels()'s answer (default: each profile on its own kernel)."""
     out = []
-    for profile in plan.profiles:
+    for profile, impossible in matrix if matrix is not None else [(p, "") for p in plan.profiles]:
         wanted = plan.scenarios_for(profile)
         if not wanted:
             continue
-        cell = _cell(plan, profile, wanted, built, initramfs)
+        if impossible:
+            cell = _impossible(profile, wanted, impossible)
+        else:
+            cell = _cell(plan, profile, wanted, built, initramfs)
         todo = tuple(s for s in cell.scenarios if (cell.name, s.name) not in plan.done)
         skipped = tuple((s, w) for s, w in cell.skipped if (cell.name, s.name) not in plan.done)
         if todo or skipped:
@@ -132,6 +182,18 @@ def _with(
     cell: Cell, todo: tuple[Scenario, ...], skipped: tuple[tuple[Scenario, str], ...]
 ) -> Cell:
     return replace(cell, scenarios=todo, skipped=skipped)
+
+
+def _impossible(profile: Profile, wanted: list[Scenario], why: str) -> Cell:
+    """A cell of the matrix that has no kernel: named as it would be, every scenario skipped."""
+    return Cell(
+        profile,
+        TargetKind.QEMU,
+        Transport.CONSOLE,
+        (),
+        kernel_label=profile.kernel,
+        skipped=tuple((s, f"cell cannot exist: {why}") for s in wanted),
+    )
 
 
 def _cell(

@@ -520,6 +520,43 @@ def nightly(
     return render(report), len(report.regressions)
 
 
+def add_nightly_arguments(parser: argparse.ArgumentParser) -> None:
+    """`lab nightly`'s options for the perf gate (what counts as a regression)."""
+    parser.add_argument(
+        "--perf-threshold-pct",
+        type=float,
+        default=DEFAULT_THRESHOLD_PCT,
+        help="exact mode: a path-length rise above this percentage fails the nightly "
+        "(default %(default)s)",
+    )
+    parser.add_argument(
+        "--perf-wall-threshold-pct",
+        type=float,
+        default=DEFAULT_WALL_THRESHOLD_PCT,
+        help="wall mode: a significant cost rise above this percentage fails the nightly "
+        "(default %(default)s)",
+    )
+    parser.add_argument(
+        "--perf-wall-gate",
+        choices=WALL_GATES,
+        default=DEFAULT_WALL_GATE,
+        help="wall-mode regressions fail the nightly for KVM guests only (kvm), all, or never "
+        "(default %(default)s)",
+    )
+    parser.add_argument(
+        "--perf-alpha",
+        type=float,
+        default=DEFAULT_ALPHA,
+        help="wall mode: Mann-Whitney U significance level (default %(default)s)",
+    )
+    parser.add_argument(
+        "--perf-last",
+        type=int,
+        default=DEFAULT_LAST,
+        help="earlier nightlies the perf trend looks at (default %(default)s)",
+    )
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `lab report trend` (and the nightly's perf gate)."""
     parser.add_argument("run", nargs="?", help="run to judge (default: newest with perf data)")
