@@ -27,6 +27,7 @@ from lab.engine.cell import Cell
 from lab.errors import BootError, ErrorKind, GuestError, LabError
 from lab.events import Event, Kind, Sink
 from lab.model import KernelFacts, KernelFactsError, kernel_facts
+from lab.model.kernel import parse_kconfig
 from lab.report.results import Environment, Status, Verdict
 from lab.report.run import RunReport
 from lab.targets import accel as accel_memo
@@ -269,10 +270,12 @@ class CellRunner:
         config (from the image) and the command-line words of this boot. A release the model
         cannot read leaves the 6.1 model, with a note (never a crash)."""
         kernel = self.cell.kernel
-        config = {
-            k.removeprefix("CONFIG_"): v in ("y", "m")
-            for k, v in (kernel.config if kernel else {}).items()
-        }
+        config_file = kernel.path.parent / "config" if kernel else None
+        config = (
+            parse_kconfig(config_file.read_text(errors="replace"))
+            if config_file is not None and config_file.is_file()
+            else {}  # no config with the kernel: the series' defaults (the model says which)
+        )
         booted = self.variant.apply(self.cell.profile)
         try:
             return kernel_facts(
