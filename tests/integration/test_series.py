@@ -6,12 +6,14 @@ part with its own NIC modules."""
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import pytest
 from elftools.elf.elffile import ELFFile
 
 from lab.images.builder import Images
+from tests.conftest import lab_cli
 
 pytestmark = pytest.mark.integration
 
@@ -66,3 +68,45 @@ def test_series_kernels_build_and_the_second_build_does_nothing(root: Path) -> N
     again = images.build(list(SERIES))
     assert again.kernels == built.kernels
     assert not [m for m in said if m.startswith(("downloading", "extracting"))], said
+
+
+def test_6_12_and_7_2_boot_and_pass_vdso_entry_and_regs_preserved(
+    root: Path, tmp_path: Path
+) -> None:
+    """The kernel axis end to end: each 64-bit profile on 6.12 and 7.2, the model predicting for
+    that version (7.2: SYSFAST32 stub, landing pad +0xc; unknown vendors take SYSENTER and lose
+    their status flags under PTI); the 32-bit profile's 7.2 cell cannot exist and says why."""
+    result = lab_cli(
+        "run",
+        "--kernels",
+        "6.12,7.2",
+        "--profiles",
+        "intel-sep,amd-syscall32,unknown-int80,i386-int80",
+        "--scenarios",
+        "vdso-entry,regs-preserved",
+        "--plain",
+        "--reports",
+        str(tmp_path),
+        cwd=root,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    data = json.loads(((tmp_path / "latest").resolve() / "results.json").read_text())
+    by_cell: dict[str, list[dict[str, object]]] = {}
+    for v in data["verdicts"]:
+        by_cell.setdefault(v["cell"], []).append(v)
+    for series in ("6.12", "7.2"):
+        for profile in ("intel-sep", "amd-syscall32", "unknown-int80"):
+            verdicts = by_cell[f"{profile}@{series}/cloud-amd64"]
+            assert {v["status"] for v in verdicts} == {"pass"}
+            assert all(str(v["env"]["kernel_release"]).startswith(series + ".") for v in verdicts)
+        skipped = by_cell[f"i386-int80@{series}/686"]
+        assert {v["status"] for v in skipped} == {"skip"}
+        assert all("has no 686 kernel" in str(v["message"]) for v in skipped)
+    entry = next(
+        v for v in by_cell["unknown-int80@7.2/cloud-amd64"] if v["scenario"] == "vdso-entry"
+    )
+    observed, predicted = entry["observed"], entry["predicted"]
+    assert isinstance(observed, dict) and isinstance(predicted, dict)
+    assert observed["path"] == "sysenter" and observed["layout"] == "sysfast32-7.2+"
+    assert observed["landing_pad_offset"] == 0xC and predicted["kernel_rules"] == "7.2"

@@ -1,0 +1,80 @@
+"""Kernels as an axis of the plan: each profile × each --kernels choice, the flavour of the
+profile's bitness, and cells that cannot exist kept with the reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lab.config.profiles import load_profiles
+from lab.config.scenarios import Scenario
+from lab.engine.describe import describe
+from lab.engine.plan import RunPlan, cells, expand_kernels, kernel_choice
+from lab.images.builder import Images, ImageSet, Layered
+from lab.images.kernels import BuiltKernel
+from lab.images.sshpart import SshPart
+from lab.targets.base import Accel
+
+
+def test_series_choice_is_the_profiles_flavour(root: Path) -> None:
+    recipe = Images(root).recipe()
+    profiles = load_profiles(root / "vendors.yaml")
+    intel, i386 = profiles["intel-sep"], profiles["i386-int80"]
+    assert kernel_choice(intel, "7.2", recipe) == ("7.2/cloud-amd64", "")
+    assert kernel_choice(intel, "6.1", recipe) == ("cloud-amd64", "")  # the default series
+    assert kernel_choice(i386, "6.1", recipe) == ("686", "")
+    name, why = kernel_choice(i386, "7.3-rc", recipe)
+    assert name == "7.3-rc/686" and "has no 686 kernel" in why and "issue 15" in why
+    assert kernel_choice(intel, "amd64", recipe) == ("amd64", "")  # a kernel name, as --kernel
+
+
+def test_expand_keeps_impossible_cells_and_real_machines_once(root: Path) -> None:
+    recipe = Images(root).recipe()
+    profiles = load_profiles(root / "vendors.yaml")
+    plan = RunPlan([profiles["intel-sep"], profiles["i386-int80"]], [], kernels=("6.1", "7.2"))
+    matrix = expand_kernels(plan, recipe)
+    assert [(p.name, p.kernel, bool(why)) for p, why in matrix] == [
+        ("intel-sep", "cloud-amd64", False),
+        ("intel-sep", "7.2/cloud-amd64", False),
+        ("i386-int80", "686", False),
+        ("i386-int80", "7.2/686", True),
+    ]
+
+
+def _built() -> ImageSet:
+    kernels = {
+        "cloud-amd64": BuiltKernel("cloud-amd64", Path("k/6.1"), 64, "vmlinux", "", "d", {}),
+        "7.2/cloud-amd64": BuiltKernel(
+            "7.2/cloud-amd64", Path("k/7.2"), 64, "vmlinux", "", "d", {}, "7.2", "cloud-amd64"
+        ),
+        "686": BuiltKernel("686", Path("k/686"), 32, "bzimage", "", "d", {}),
+    }
+    return ImageSet(Path("i"), kernels, {})
+
+
+def _initramfs(layers: tuple[str, ...], ssh: SshPart | None) -> Layered:
+    return Layered(Path("i"))
+
+
+def test_cells_name_each_kernel_and_skip_what_cannot_exist(root: Path) -> None:
+    recipe = Images(root).recipe()
+    profiles = load_profiles(root / "vendors.yaml")
+    s = Scenario("vdso-entry", "core", "vdso-entry")
+    plan = RunPlan(
+        [profiles["intel-sep"], profiles["i386-int80"]],
+        [s],
+        kernels=("6.1", "7.2"),
+        transport=None,
+    )
+    made = cells(plan, _built(), _initramfs, expand_kernels(plan, recipe))
+    assert [c.name for c in made] == [
+        "intel-sep@cloud-amd64",
+        "intel-sep@7.2/cloud-amd64",
+        "i386-int80@686",
+        "i386-int80@7.2/686",
+    ]
+    impossible = made[-1]
+    assert impossible.scenarios == () and impossible.kernel is None
+    ((skipped, why),) = impossible.skipped
+    assert skipped is s and why.startswith("cell cannot exist: series 7.2 has no 686 kernel")
+    text = "\n".join(describe(made, Accel.TCG))
+    assert "cell i386-int80@7.2/686" in text and "skipped: vdso-entry: cell cannot exist" in text
