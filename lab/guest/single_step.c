@@ -136,11 +136,27 @@ static void on_trap(int sig, siginfo_t *si, void *ctx)
 	ntraps++;
 }
 
+/* Bytes of a ModRM operand (ModRM, SIB, displacement) in 32-bit addressing. */
+static unsigned modrm_len(const unsigned char *m)
+{
+	unsigned mod = m[0] >> 6, rm = m[0] & 7, len = 1;
+
+	if (mod == 3)
+		return len;
+	if (rm == 4)
+		len++; /* SIB */
+	if (mod == 1)
+		len += 1;
+	else if (mod == 2 || (mod == 0 && rm == 5))
+		len += 4;
+	return len;
+}
+
 /*
  * What this program expects from the stub's bytes: every instruction of
  * __kernel_vsyscall up to its entry instruction (sysenter, syscall or the first
  * int $0x80), then from the landing pad to ret. Only the encodings the 6.1
- * stub uses are known; anything else ends the walk (the host decodes properly).
+ * and 7.x stubs use are known; anything else ends the walk (the host decodes properly).
  * with_pad: a ptrace step stops at the landing pad after the system call.
  */
 static void expected_stub_steps(int with_pad, struct el_json *j)
@@ -163,8 +179,10 @@ static void expected_stub_steps(int with_pad, struct el_json *j)
 			len = 2, entry = 1; /* sysenter / syscall */
 		else if (b[0] == 0xcd && b[1] == 0x80)
 			len = 2, entry = 1; /* int $0x80 */
-		else if ((b[0] == 0x0f && b[1] == 0x1f) || (b[0] == 0x8d && b[1] == 0x74))
-			len = 4; /* 4-byte nop */
+		else if (b[0] == 0x0f && b[1] == 0x1f)
+			len = 2 + modrm_len(b + 2); /* nopl: 3 bytes on 7.x's SYSFAST32 stub, 4 on 6.x */
+		else if (b[0] == 0x8d && (b[1] & 0x38) == 0x30)
+			len = 1 + modrm_len(b + 1); /* lea 0(%esi),%esi: a nop */
 		else if (b[0] == 0xc3)
 			break;
 		if (!len)
