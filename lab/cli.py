@@ -24,7 +24,8 @@ from lab.dashboard import Dashboard
 from lab.dirs import project_root
 from lab.engine import describe, executor
 from lab.engine.hosts import parse_hosts
-from lab.engine.plan import RunPlan, default_jobs, kernel_choice, resolve_images
+from lab.engine.nightly import follow_newest
+from lab.engine.plan import RunPlan, default_jobs, kernel_choice, known_kernels, resolve_images
 from lab.errors import (
     BootError,
     ConfigError,
@@ -39,7 +40,7 @@ from lab.fsutil import atomic_write
 from lab.images.builder import Images
 from lab.images.kernels import user_kernel
 from lab.images.recipe import Recipe
-from lab.model import CpuIdentity, explain
+from lab.model import CpuIdentity, explain, kernel_facts
 from lab.report import browse, history, trend
 from lab.report.html import write_html
 from lab.report.run import RunReport, new_run_id
@@ -138,8 +139,9 @@ def profile_cpu(profile: Profile) -> CpuIdentity:
 
 def cmd_model_explain(args: argparse.Namespace) -> int:
     profiles = _profiles(args)
+    facts = kernel_facts(args.kernel) if args.kernel else None
     for p in select(profiles, args.profile, "lab model explain"):
-        _say(explain(p.name, p.expect.kernel_bits, profile_cpu(p)))
+        _say(explain(p.name, p.expect.kernel_bits, profile_cpu(p), kernel=facts))
         _say("")
     return EXIT_OK
 
@@ -253,18 +255,7 @@ def _make_plan(args: argparse.Namespace, resumed: RunReport | None) -> tuple[Run
 def _kernels(args: argparse.Namespace, root: Path) -> tuple[str, ...]:
     """--kernels: each a series or kernel of images/recipe.yaml, or a kernel file."""
     wanted = _split(args.kernels) or []
-    if not wanted:
-        return ()
-    recipe = Images(root).recipe()
-    for k in wanted:
-        if k not in recipe.series and k not in recipe.kernel_names() and not Path(k).is_file():
-            known = ", ".join([*recipe.series, *recipe.kernel_names()])
-            raise ConfigError(
-                SourceLocation(Path("--kernels")),
-                f"unknown kernel {k!r}: neither a series or kernel of images/recipe.yaml "
-                f"({known}) nor a kernel file",
-            )
-    return tuple(str(Path(k).resolve()) if Path(k).is_file() else k for k in wanted)
+    return known_kernels(wanted, Images(root).recipe()) if wanted else ()
 
 
 def _hosts(args: argparse.Namespace) -> list[LabHost]:
@@ -323,6 +314,8 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     if args.dry_run:
         return _dry_run(*_plan_only(args))
     plan, report, root = _start_run(args, "nightly")
+    moved = follow_newest(Images(root), plan, _say)
+    report.meta["pins_moved"] = {k: {"from": a, "to": b} for k, (a, b) in moved.items()}
     finished = _execute(plan, report, root, _live(args))
     data = report.results_json()
     problems = history.new_problems(
@@ -503,6 +496,7 @@ def build_parser() -> argparse.ArgumentParser:
     msub = model.add_subparsers(dest="model_command", required=True, metavar="ACTION")
     e = msub.add_parser("explain", help="predictions for profiles, in plain words")
     e.add_argument("profile", nargs="*", help="profile names or tags (default: default profiles)")
+    e.add_argument("--kernel", help="a kernel series or release (7.2, 7.3-rc, 7.4.0-rc1)")
     e.set_defaults(func=cmd_model_explain)
 
     boot = sub.add_parser("boot", help="boot a profile: interactive shell, or run one command")

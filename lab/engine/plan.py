@@ -17,7 +17,7 @@ from pathlib import Path
 from lab.config.profiles import LabHost, Profile
 from lab.config.scenarios import Scenario
 from lab.engine.cell import SYSTEM_EMULATOR, Cell, Emulator
-from lab.errors import LabError
+from lab.errors import ConfigError, LabError, SourceLocation
 from lab.images.builder import Images, ImageSet, LayerBuilder, Layered
 from lab.images.kernels import user_kernel
 from lab.images.recipe import Recipe
@@ -82,6 +82,19 @@ def kernel_choice(profile: Profile, choice: str, recipe: Recipe) -> tuple[str, s
         )
         return name, why
     return name, ""
+
+
+def known_kernels(wanted: list[str], recipe: Recipe) -> tuple[str, ...]:
+    """--kernels checked: each a series or kernel of the recipe, or a kernel file (resolved)."""
+    for k in wanted:
+        if k not in recipe.series and k not in recipe.kernel_names() and not Path(k).is_file():
+            known = ", ".join([*recipe.series, *recipe.kernel_names()])
+            raise ConfigError(
+                SourceLocation(Path("--kernels")),
+                f"unknown kernel {k!r}: neither a series or kernel of images/recipe.yaml "
+                f"({known}) nor a kernel file",
+            )
+    return tuple(str(Path(k).resolve()) if Path(k).is_file() else k for k in wanted)
 
 
 def expand_kernels(plan: RunPlan, recipe: Recipe) -> list[tuple[Profile, str]]:

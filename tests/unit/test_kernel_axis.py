@@ -78,3 +78,39 @@ def test_cells_name_each_kernel_and_skip_what_cannot_exist(root: Path) -> None:
     assert skipped is s and why.startswith("cell cannot exist: series 7.2 has no 686 kernel")
     text = "\n".join(describe(made, Accel.TCG))
     assert "cell i386-int80@7.2/686" in text and "skipped: vdso-entry: cell cannot exist" in text
+
+
+class _Images:
+    """Images for follow_newest: the real recipe, a scripted update_following()."""
+
+    def __init__(self, root: Path, moved: dict[str, tuple[str | None, str]] | Exception) -> None:
+        self._recipe = Images(root).recipe()
+        self.moved = moved
+        self.calls = 0
+
+    def recipe(self):  # type: ignore[no-untyped-def]
+        return self._recipe
+
+    def update_following(self) -> dict[str, tuple[str | None, str]]:
+        self.calls += 1
+        if isinstance(self.moved, Exception):
+            raise self.moved
+        return self.moved
+
+
+def test_nightly_moves_following_pins_only_when_it_runs_that_series(root: Path) -> None:
+    from typing import Any, cast
+
+    from lab.engine.nightly import follow_newest
+    from lab.errors import LabError
+
+    said: list[str] = []
+    moved = {"kernel/7.3-rc/cloud-amd64": ("linux-binary-unsigned-7.3 7.3~rc7-1~exp1", "7.3-1")}
+    images = _Images(root, moved)
+    assert follow_newest(cast(Any, images), RunPlan([], [], kernels=("6.1",)), said.append) == {}
+    assert images.calls == 0
+    got = follow_newest(cast(Any, images), RunPlan([], [], kernels=("7.3-rc",)), said.append)
+    assert got == moved and "kernel/7.3-rc/cloud-amd64: linux-binary" in said[-1]
+    down = _Images(root, LabError("mirror unreachable"))
+    assert follow_newest(cast(Any, down), RunPlan([], [], kernels=("7.3-rc",)), said.append) == {}
+    assert "running on the pinned versions" in said[-1]
