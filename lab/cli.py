@@ -17,6 +17,7 @@ from types import FrameType
 from rich.console import Console
 
 from lab import __version__
+from lab.config.nightly import Tier
 from lab.config.profiles import LabHost, Profile, load_hosts, load_profiles, select
 from lab.config.scenarios import load_all
 from lab.config.scenarios import select as select_scenarios
@@ -24,7 +25,7 @@ from lab.dashboard import Dashboard
 from lab.dirs import project_root
 from lab.engine import describe, executor
 from lab.engine.hosts import parse_hosts
-from lab.engine.nightly import follow_newest
+from lab.engine.nightly import default_tiers, follow_newest, tiers_from_meta, tiers_to_meta
 from lab.engine.plan import RunPlan, default_jobs, kernel_choice, known_kernels, resolve_images
 from lab.errors import (
     BootError,
@@ -216,6 +217,8 @@ def _start_run(args: argparse.Namespace, kind: str) -> tuple[RunPlan, RunReport,
         "profiles": [p.name for p in plan.profiles],
         "scenarios": [s.name for s in plan.scenarios],
         "jobs": plan.jobs,
+        "kernels": list(plan.kernels),
+        "tiers": tiers_to_meta(plan.tiers),
     }
     return plan, RunReport(reports, args.run_id or new_run_id(), meta), root
 
@@ -235,6 +238,7 @@ def _make_plan(args: argparse.Namespace, resumed: RunReport | None) -> tuple[Run
     scenario_dir = Path(args.scenario_dir) if args.scenario_dir else root / "scenarios"
     catalog = load_catalog()
     loaded = load_all(scenario_dir, catalog.known(), profiles)
+    kernels, tiers = _kernels(args, root, resumed)
     plan = RunPlan(
         chosen,
         select_scenarios(loaded, wanted_scenarios),
@@ -246,16 +250,29 @@ def _make_plan(args: argparse.Namespace, resumed: RunReport | None) -> tuple[Run
         vendors=Path(args.vendors) if args.vendors else None,
         scenario_dir=Path(args.scenario_dir) if args.scenario_dir else None,
         selftests_src=Path(args.selftests_src).resolve() if args.selftests_src else None,
-        kernels=_kernels(args, root),
+        kernels=kernels,
+        tiers=tiers,
         catalog=catalog,
     )
     return plan, root
 
 
-def _kernels(args: argparse.Namespace, root: Path) -> tuple[str, ...]:
-    """--kernels: each a series or kernel of images/recipe.yaml, or a kernel file."""
+def _kernels(
+    args: argparse.Namespace, root: Path, resumed: RunReport | None
+) -> tuple[tuple[str, ...], tuple[Tier, ...]]:
+    """--kernels (series or kernels of images/recipe.yaml, or files); a resumed run's own; or,
+    for a nightly that names no slice, the tiers of vendors.yaml `nightly:`."""
+    if resumed is not None:
+        meta = resumed.meta
+        return tuple(map(str, meta.get("kernels", []))), tiers_from_meta(meta.get("tiers"))
     wanted = _split(args.kernels) or []
-    return known_kernels(wanted, Images(root).recipe()) if wanted else ()
+    recipe = Images(root).recipe()
+    if wanted:
+        return known_kernels(wanted, recipe), ()
+    slice_given = args.profiles or args.scenarios or args.kernel
+    if args.command_name == "nightly" and not slice_given:
+        return default_tiers(_vendors_loc(args).path, recipe)
+    return (), ()
 
 
 def _hosts(args: argparse.Namespace) -> list[LabHost]:

@@ -47,7 +47,7 @@ def make_target(cell: Cell, booted: Profile, accel: Accel, boot_dir: Path, key_d
 def plan_cells(plan: RunPlan, images: Images, emit: Sink) -> tuple[list[Cell], ImageSet]:
     """Build (or find cached) what the plan needs and make its cells."""
     matrix = expand_kernels(plan, images.recipe())
-    bootable = [p for p, why in matrix if not why]
+    bootable = [s.profile for s in matrix if not s.why_not]
     built = resolve_images(images, bootable, lambda m: emit(Event(Kind.IMAGES, message=m)))
     layers = plan.layer_builders()
 

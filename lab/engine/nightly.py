@@ -5,10 +5,13 @@ their pin themselves, and the report says from what to what; stable series stay 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
-from lab.engine.plan import RunPlan
+from lab.config.nightly import Tier, load_tiers
+from lab.engine.plan import RunPlan, known_kernels
 from lab.errors import LabError
 from lab.images.builder import Images
+from lab.images.recipe import Recipe
 
 
 def follow_newest(
@@ -30,3 +33,27 @@ def follow_newest(
     for key, (old, new) in sorted(moved.items()):
         say(f"pin moved (follows the newest upload): {key}: {old or 'none'} -> {new}")
     return moved
+
+
+def default_tiers(vendors: Path, recipe: Recipe) -> tuple[tuple[str, ...], tuple[Tier, ...]]:
+    """The nightly's default slice from vendors.yaml `nightly:`: its kernels (checked against
+    the recipe) and tiers; ((), ()) when vendors.yaml has none (every suite on each profile's
+    own kernel, as before)."""
+    tiers = load_tiers(vendors)
+    kernels = tuple(dict.fromkeys(k for t in tiers for k in t.kernels))
+    return (known_kernels(list(kernels), recipe) if kernels else ()), tiers
+
+
+def tiers_to_meta(tiers: tuple[Tier, ...]) -> list[dict[str, list[str]]]:
+    """Tiers as a run's report keeps them (so --resume runs the same slice)."""
+    return [{"kernels": list(t.kernels), "suites": list(t.suites)} for t in tiers]
+
+
+def tiers_from_meta(raw: object) -> tuple[Tier, ...]:
+    if not isinstance(raw, list):
+        return ()
+    return tuple(
+        Tier(tuple(map(str, t.get("kernels", ()))), tuple(map(str, t.get("suites", ()))))
+        for t in raw
+        if isinstance(t, dict)
+    )

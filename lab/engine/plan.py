@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from lab.config.nightly import Tier
 from lab.config.profiles import LabHost, Profile
 from lab.config.scenarios import Scenario
 from lab.engine.cell import SYSTEM_EMULATOR, Cell, Emulator
@@ -51,10 +52,19 @@ class RunPlan:
     # --kernels: series of the recipe ("6.1", "7.2"), recipe kernel names or kernel files; each
     # profile runs on each (the flavour of its bitness). Empty: each profile's own kernel.
     kernels: tuple[str, ...] = ()
+    # The nightly's tiers (vendors.yaml `nightly:`): which suites each kernel choice runs; a
+    # choice in no tier runs every scenario of the plan.
+    tiers: tuple[Tier, ...] = ()
     catalog: Catalog = field(default_factory=load_catalog)
 
-    def scenarios_for(self, profile: Profile) -> list[Scenario]:
-        return [s for s in self.scenarios if s.applies_to(profile)]
+    def scenarios_for(self, profile: Profile, choice: str = "") -> list[Scenario]:
+        """The scenarios a profile runs (on one --kernels choice, when tiers say which)."""
+        tier = next((t for t in self.tiers if choice in t.kernels), None)
+        return [
+            s
+            for s in self.scenarios
+            if s.applies_to(profile) and (tier is None or tier.allows(s.suite, s.name))
+        ]
 
     def layer_builders(self) -> dict[str, LayerBuilder]:
         """The suites' initramfs layers, with this run's choices applied (--selftests-src)."""
@@ -97,18 +107,28 @@ def known_kernels(wanted: list[str], recipe: Recipe) -> tuple[str, ...]:
     return tuple(str(Path(k).resolve()) if Path(k).is_file() else k for k in wanted)
 
 
-def expand_kernels(plan: RunPlan, recipe: Recipe) -> list[tuple[Profile, str]]:
+@dataclass(frozen=True)
+class Slot:
+    """One profile on one kernel choice: the profile with the kernel it boots, the choice it
+    came from ("" without --kernels), and why that cell cannot exist ("" if it can)."""
+
+    profile: Profile
+    why_not: str = ""
+    choice: str = ""
+
+
+def expand_kernels(plan: RunPlan, recipe: Recipe) -> list[Slot]:
     """Profiles × --kernels: each profile with the kernel it boots, and why not ("" if it can)."""
     if not plan.kernels:
-        return [(p, "") for p in plan.profiles]
-    out: list[tuple[Profile, str]] = []
+        return [Slot(p) for p in plan.profiles]
+    out: list[Slot] = []
     for profile in plan.profiles:
         if profile.is_remote:  # a real machine runs the kernel it has: one cell
-            out.append((profile, ""))
+            out.append(Slot(profile))
             continue
         for choice in plan.kernels:
             name, why = kernel_choice(profile, choice, recipe)
-            out.append((replace(profile, kernel=name), why))
+            out.append(Slot(replace(profile, kernel=name), why, choice))
     return out
 
 
@@ -169,19 +189,20 @@ def cells(
     plan: RunPlan,
     built: ImageSet,
     initramfs: InitramfsFor,
-    matrix: list[tuple[Profile, str]] | None = None,
+    matrix: list[Slot] | None = None,
 ) -> list[Cell]:
     """The matrix of this run: one cell per profile × kernel that has something left to run;
     a cell that cannot exist is kept, its scenarios skipped with the reason.
 
     matrix: expand_kernels()'s answer (default: each profile on its own kernel)."""
     out = []
-    for profile, impossible in matrix if matrix is not None else [(p, "") for p in plan.profiles]:
-        wanted = plan.scenarios_for(profile)
+    for slot in matrix if matrix is not None else [Slot(p) for p in plan.profiles]:
+        profile = slot.profile
+        wanted = plan.scenarios_for(profile, slot.choice)
         if not wanted:
             continue
-        if impossible:
-            cell = _impossible(profile, wanted, impossible)
+        if slot.why_not:
+            cell = _impossible(profile, wanted, slot.why_not)
         else:
             cell = _cell(plan, profile, wanted, built, initramfs)
         todo = tuple(s for s in cell.scenarios if (cell.name, s.name) not in plan.done)

@@ -32,7 +32,7 @@ def test_expand_keeps_impossible_cells_and_real_machines_once(root: Path) -> Non
     profiles = load_profiles(root / "vendors.yaml")
     plan = RunPlan([profiles["intel-sep"], profiles["i386-int80"]], [], kernels=("6.1", "7.2"))
     matrix = expand_kernels(plan, recipe)
-    assert [(p.name, p.kernel, bool(why)) for p, why in matrix] == [
+    assert [(s.profile.name, s.profile.kernel, bool(s.why_not)) for s in matrix] == [
         ("intel-sep", "cloud-amd64", False),
         ("intel-sep", "7.2/cloud-amd64", False),
         ("i386-int80", "686", False),
