@@ -79,6 +79,7 @@ __all__ = [
     "fde_covering",
     "interpret",
     "single_step_stops",
+    "trampoline_stops",
     "vdso_fdes",
 ]
 
@@ -561,3 +562,17 @@ def _check_sigreturn_cfi_7x(vdso: VdsoImage, fdes: Sequence[Fde]) -> list[Trampo
             )
         )
     return reports
+
+
+def trampoline_stops(vdso: VdsoImage, symbol: str = "__kernel_rt_sigreturn") -> tuple[int, ...]:
+    """Offsets where single-stepping into ``symbol`` from a handler's ``ret`` stops: each
+    instruction up to and including the ``int $0x80`` (the sigreturn itself is not traced)."""
+    addr = vdso.symbols.get(symbol)
+    if addr is None:
+        raise CfiError(f"{symbol} missing")
+    out: list[int] = []
+    for pc, mnemonic in _trampoline_insns(vdso, addr, addr + 16):
+        out.append(pc - addr)
+        if mnemonic == "int":
+            return tuple(out)
+    raise CfiError(f"no int $0x80 in the first 16 bytes of {symbol}")
