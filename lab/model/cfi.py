@@ -6,7 +6,12 @@ properly CFI-annotated"). In 6.1 it comes from ``.cfi`` directives
 (arch/x86/entry/vdso/vdso32/system_call.S: CFI_ADJUST_CFA_OFFSET / CFI_REL_OFFSET after each
 push, CFI_RESTORE after each pop, via arch/x86/include/asm/dwarf2.h); the sigreturn trampolines
 keep hand-written DWARF (arch/x86/entry/vdso/vdso32/sigreturn.S: a "zRS" CIE whose FDEs describe
-the CFA and every register as DW_OP_breg4 expressions into the signal frame's sigcontext).
+the CFA and every register as DW_OP_breg4 expressions into the signal frame's sigcontext, each
+FDE starting one byte before its symbol). 7.2 and 7.3 write the trampolines' CFI with
+directives too (sigreturn.S:7-26: ``.cfi_signal_frame``, CFA = &sigcontext, CFA-relative
+offsets, FDEs from the symbol), and keep libgcc working through its code-pattern fallback
+instead of through that CFI (sigreturn.S:28-55; docs/kernel-versions.md D13):
+:func:`check_sigreturn_cfi` with ``cfa_is_sigcontext=True``.
 
 Three parts:
 
@@ -19,8 +24,10 @@ Three parts:
   changed while not saved is lost to the unwinder;
 * :func:`check_stub_cfi` / :func:`check_sigreturn_cfi` -- compare the two at every instruction
   boundary of ``__kernel_vsyscall`` (including the int $0x80 that a restart resumes at and the
-  landing pad a fast entry returns to), and compare the trampolines' expressions with the
-  ``struct sigframe_ia32`` / ``struct rt_sigframe_ia32`` layout.
+  landing pad a fast entry returns to), and compare the trampolines' rules with the
+  ``struct sigframe_ia32`` / ``struct rt_sigframe_ia32`` layout, and say how libgcc finds them
+  from a signal handler (:attr:`TrampolineReport.libgcc`);
+* :func:`trampoline_stops` -- where single-stepping into a trampoline from a handler stops.
 
 DWARF register numbers are the i386 ones used in .eh_frame: 0 eax, 1 ecx, 2 edx, 3 ebx, 4 esp,
 5 ebp, 6 esi, 7 edi, 8 eip (the return address column).
@@ -384,7 +391,9 @@ def check_sigreturn_cfi(
     ``cfa_is_sigcontext=True`` checks the 7.2+ form instead (arch/x86/entry/vdso/vdso32/
     sigreturn.S, STARTPROC_SIGNAL_FRAME in 7.2; docs/kernel-versions.md D13): the FDE starts
     at the symbol, ``CFI_DEF_CFA esp, sc - 4`` (4 less after ``popl %eax``) and every saved
-    register at ``CFA + its sigcontext offset`` -- pass ``KernelFacts.series7``.
+    register at ``CFA + its sigcontext offset``, at every instruction up to the ud2, and no FDE
+    at symbol - 1 with the exact code bytes of libgcc's fallback -- see
+    :func:`_check_sigreturn_cfi_7x`; pass ``KernelFacts.series7``.
 
     Each FDE must start one byte before the symbol (sigreturn.S: "HACK: The dwarf2 unwind
     routines will subtract 1 from the return address"), come from an "S" CIE, and at every

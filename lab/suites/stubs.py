@@ -5,7 +5,10 @@
 instruction, and the sigreturn trampolines' expressions against the signal frame layout), then
 lab/guest/vdso_cfi.c unwinds with libgcc from inside the stub -- from a signal that interrupted a
 blocked read(), and from every single-step stop -- and the interrupted pcs and stops are compared
-with what the static model says.
+with what the static model says. The trampolines are judged by the booted kernel's series
+(``ctx.kernel.series7``): on 7.2+ libgcc reaches them from a handler through its code-pattern
+fallback, not their FDEs (sigreturn.S:28-55 in 7.2), so ``unwind-trampoline/rt`` also stops
+inside __kernel_rt_sigreturn, where libgcc does use the vDSO's FDE.
 
 ``stub-variants``: lab/guest/stub_variants.c runs nine stub designs (the 2015 proposal, the
 shipped stub, Linux 4.2's per-method stubs) through three properties; each observation is
