@@ -21,7 +21,10 @@
  *       tools/testing/selftests/x86/unwind_vdso.c.
  *   unwind-trampoline/rt           as unwind-blocked/at_sysinfo/eintr, but the
  *       SIGALRM handler returns with TF set, so SIGTRAP stops at each
- *       instruction of __kernel_rt_sigreturn up to its int $0x80. From there
+ *       instruction of __kernel_rt_sigreturn up to its int $0x80.
+ *   unwind-trampoline/sigreturn    the same with a SIGALRM handler without
+ *       SA_SIGINFO, which returns through __kernel_sigreturn (its popl %eax
+ *       moves the CFA's base). From there
  *       libgcc looks the trampoline up at its pc (the frame before it is a
  *       signal frame), so this walk uses the vDSO's own CFI for the
  *       trampoline on every series -- unlike the walk from the handler, where
@@ -132,6 +135,8 @@ static void where(char *out, size_t cap, uintptr_t pc)
 		snprintf(out, cap, "vdso:__kernel_rt_sigreturn");
 	else if (pc > rt_sigret && pc < rt_sigret + 9) /* mov; int $0x80; ud2 on 7.x */
 		snprintf(out, cap, "vdso:__kernel_rt_sigreturn+0x%lx", (unsigned long)(pc - rt_sigret));
+	else if (sigret && pc > sigret && pc < sigret + 10) /* pop; mov; int $0x80; ud2 */
+		snprintf(out, cap, "vdso:__kernel_sigreturn+0x%lx", (unsigned long)(pc - sigret));
 	else if (pc == sigret)
 		snprintf(out, cap, "vdso:__kernel_sigreturn");
 	else if (pc >= vdso_lo && pc < vdso_hi)
@@ -469,6 +474,29 @@ asm(".pushsection cfi_handlers,\"ax\",@progbits\n"
     "	ret\n"
     ".popsection\n");
 
+/*
+ * The same for a handler without SA_SIGINFO: the kernel's struct
+ * sigframe_ia32 is pretcode, sig, sc, so the sigcontext is at 8(%esp).
+ */
+void cfi_alarm_tf_plain(int sig);
+HANDLER __attribute__((used)) void on_alarm_plain(int sig, uint32_t *sc);
+HANDLER __attribute__((used)) void on_alarm_plain(int sig, uint32_t *sc)
+{
+	(void)sig;
+	alarm_pc = sc[REG_EIP]; /* struct sigcontext_32 is laid out as glibc's gregs */
+	alarm_sp = sc[REG_ESP];
+	alarm_sc = (uintptr_t)sc;
+}
+asm(".pushsection cfi_handlers,\"ax\",@progbits\n"
+    ".globl cfi_alarm_tf_plain\n"
+    "cfi_alarm_tf_plain:\n"
+    "	leal 8(%esp), %eax\n	pushl %eax\n	pushl 8(%esp)\n"
+    "	call on_alarm_plain\n"
+    "	addl $8, %esp\n"
+    "	pushfl\n	orl $0x100, (%esp)\n	popfl\n"
+    "	ret\n"
+    ".popsection\n");
+
 #define MAX_TSTOPS 4
 static struct {
 	uintptr_t pc;
@@ -477,7 +505,7 @@ static struct {
 	char obs[1024];
 } tstops[MAX_TSTOPS];
 static int ntstops, tstray;
-static uintptr_t tramp_int80;
+static uintptr_t tramp_base, tramp_int80;
 static uint32_t tramp_want[3];
 
 /*
@@ -551,7 +579,7 @@ HANDLER static void on_tramp_trap(int sig, siginfo_t *si, void *ucv)
 	(void)si;
 	if (pc >= (uintptr_t)__start_cfi_handlers && pc < (uintptr_t)__stop_cfi_handlers)
 		return; /* still in cfi_alarm_tf: keep stepping */
-	if (pc < rt_sigret || pc > tramp_int80 || ntstops >= MAX_TSTOPS) {
+	if (pc < tramp_base || pc > tramp_int80 || ntstops >= MAX_TSTOPS) {
 		tstray++;
 		tf_off(uc);
 		return;
@@ -568,27 +596,44 @@ HANDLER static void on_tramp_trap(int sig, siginfo_t *si, void *ucv)
 		tf_off(uc); /* let the int $0x80 (rt_sigreturn) run untraced */
 }
 
-static void trampoline(void)
+static void trampoline(int plain)
 {
-	const char *test = "unwind-trampoline/rt";
-	const unsigned char *code = (const unsigned char *)rt_sigret;
+	const char *test = plain ? "unwind-trampoline/sigreturn" : "unwind-trampoline/rt";
+	const char *sym = plain ? "__kernel_sigreturn" : "__kernel_rt_sigreturn";
+	const unsigned char *code;
 	char obs[6144] = "{\"stops\":[";
 	struct itimerval it = { { 0, 0 }, { 0, 300000 } };
 	int p[2], bad = 0;
 	char buf[4];
 
+	tramp_base = plain ? sigret : rt_sigret;
 	tramp_int80 = 0;
-	for (int i = 0; i < 16 && !tramp_int80; i++)
+	code = (const unsigned char *)tramp_base;
+	for (int i = 0; tramp_base && i < 16 && !tramp_int80; i++)
 		if (code[i] == 0xcd && code[i + 1] == 0x80)
-			tramp_int80 = rt_sigret + i;
+			tramp_int80 = tramp_base + i;
 	if (!tramp_int80 || pipe(p)) {
-		el_result(test, "error", NULL, NULL, "no int $0x80 in __kernel_rt_sigreturn, or pipe");
+		el_result(test, "error", NULL, NULL, "no %s with an int $0x80, or pipe", sym);
 		return;
 	}
 	tramp_want[0] = (uint32_t)p[0];
 	tramp_want[1] = (uint32_t)(uintptr_t)buf;
 	tramp_want[2] = 1;
-	set_handler(SIGALRM, cfi_alarm_tf, 0);
+	if (plain) {
+		/* no SA_SIGINFO, no SA_RESTORER: the kernel returns through __kernel_sigreturn */
+		struct {
+			void (*handler)(int);
+			unsigned long flags;
+			void (*restorer)(void);
+			uint32_t mask[2];
+		} ksa = { cfi_alarm_tf_plain, 0, NULL, { 0, 0 } };
+		if (syscall(SYS_rt_sigaction, SIGALRM, &ksa, NULL, 8) != 0) {
+			perror("rt_sigaction");
+			exit(1);
+		}
+	} else {
+		set_handler(SIGALRM, cfi_alarm_tf, 0);
+	}
 	set_handler(SIGTRAP, on_tramp_trap, 0);
 	alarm_feed_fd = -1;
 	alarm_pc = 0;
@@ -600,7 +645,7 @@ static void trampoline(void)
 	for (int i = 0; i < ntstops; i++) {
 		snprintf(obs + strlen(obs), sizeof(obs) - strlen(obs),
 			 "%s{\"offset\":%lu,\"ok\":%s,\"why\":\"%s\",\"walk\":%s}", i ? "," : "",
-			 (unsigned long)(tstops[i].pc - rt_sigret), tstops[i].ok ? "true" : "false",
+			 (unsigned long)(tstops[i].pc - tramp_base), tstops[i].ok ? "true" : "false",
 			 tstops[i].msg, tstops[i].obs);
 		bad += !tstops[i].ok;
 	}
@@ -609,16 +654,16 @@ static void trampoline(void)
 	snprintf(obs + strlen(obs), sizeof(obs) - strlen(obs),
 		 "],\"interrupted\":\"%s\",\"stray\":%d,\"read\":%ld,"
 		 "\"fde_trampoline\":\"%s\",\"fde_trampoline_pc\":\"%s\"}",
-		 name, tstray, ret, fde_source(rt_sigret - 1), fde_source(rt_sigret));
+		 name, tstray, ret, fde_source(tramp_base - 1), fde_source(tramp_base));
 	int ok = ntstops && !bad && !tstray && ret == -EINTR &&
 		 tstops[ntstops - 1].pc == tramp_int80;
 	if (ok)
 		el_result(test, "pass", obs, NULL,
-			  "unwound to the caller from all %d stops in __kernel_rt_sigreturn", ntstops);
+			  "unwound to the caller from all %d stops in %s", ntstops, sym);
 	else
 		el_result(test, "fail", obs, NULL,
-			  "%d of %d stops in __kernel_rt_sigreturn did not unwind (%d stray, read %ld)",
-			  bad, ntstops, tstray, ret);
+			  "%d of %d stops in %s did not unwind (%d stray, read %ld)", bad, ntstops,
+			  sym, tstray, ret);
 }
 
 int main(void)
@@ -649,6 +694,7 @@ int main(void)
 	}
 	step("at_sysinfo");
 	step("vdso_sym");
-	trampoline();
+	trampoline(0);
+	trampoline(1);
 	return 0;
 }

@@ -62,8 +62,11 @@ __all__ = [
 BLOCKED_PATHS = ("at_sysinfo", "vdso_sym", "int80", "glibc")
 STEP_PATHS = ("at_sysinfo", "vdso_sym")
 # Printed by the guest program since the 7.x work; judged when present (the captures of the
-# older program in tests/data/entry-stubs lack it).
-TRAMPOLINE_TEST = "unwind-trampoline/rt"
+# older program in tests/data/entry-stubs lack them): test -> the trampoline it steps through.
+TRAMPOLINE_TESTS = {
+    "unwind-trampoline/rt": "__kernel_rt_sigreturn",
+    "unwind-trampoline/sigreturn": "__kernel_sigreturn",
+}
 
 
 def expected_cfi_tests() -> tuple[str, ...]:
@@ -212,8 +215,11 @@ def judge_trampoline(
     guest_ok: bool,
     *,
     series7: bool = False,
+    symbol: str = "__kernel_rt_sigreturn",
 ) -> tuple[Status, str, dict[str, Any]]:
-    """``unwind-trampoline/rt``: SIGTRAP stops in the SIGALRM frame's __kernel_rt_sigreturn.
+    """``unwind-trampoline/rt``: SIGTRAP stops in the SIGALRM frame's __kernel_rt_sigreturn
+    (``unwind-trampoline/sigreturn``: in its __kernel_sigreturn, ``symbol``, the handler
+    installed without SA_SIGINFO; its ``popl %eax`` moves esp, not the CFA).
 
     There libgcc looks the trampoline up at its pc (the frame before is a signal frame), so
     the vDSO's own CFI unwinds it on every series: the CFA it gives the trampoline frame is
@@ -227,7 +233,7 @@ def judge_trampoline(
         "stops": list(stops),
         "frames_after_handler_at_0": [
             "vdso:__kernel_rt_sigreturn",
-            "vdso:__kernel_rt_sigreturn (S)",
+            f"vdso:{symbol} (S)",
             f"vdso:__kernel_vsyscall+0x{pad:x} (S)",
             "caller:cfi_call_ret",
         ],
@@ -251,7 +257,7 @@ def judge_trampoline(
         if not s.get("ok"):
             problems.append(f"+{off}: {s.get('why')}")
         frames = [str(f) for f in walk.get("frames", [])]
-        here = "vdso:__kernel_rt_sigreturn" + (f"+0x{off:x}" if off else "") + " (S)"
+        here = f"vdso:{symbol}" + (f"+0x{off:x}" if off else "") + " (S)"
         chain = [predicted["frames_after_handler_at_0"][0], here]
         chain += predicted["frames_after_handler_at_0"][2:]
         try:
@@ -278,7 +284,7 @@ def judge_trampoline(
     return (
         Status.PASS,
         (
-            f"from every stop in __kernel_rt_sigreturn ({', '.join(f'+{s}' for s in stops)}) "
+            f"from every stop in {symbol} ({', '.join(f'+{s}' for s in stops)}) "
             f"libgcc unwound the trampoline with the vDSO's FDE ({rule}) to the landing pad and "
             "the caller, registers recovered"
         ),
@@ -363,23 +369,23 @@ def check_vdso_cfi(ctx: CheckContext) -> list[Verdict]:
         verdicts.append(
             ctx.verdict(status, message, path=test, observed=observed, predicted=predicted)
         )
-    r = found.pop(TRAMPOLINE_TEST, None)
-    if r is not None:
+    for test, symbol in TRAMPOLINE_TESTS.items():
+        r = found.pop(test, None)
+        if r is None:
+            continue
         observed = r.get("observed") if isinstance(r.get("observed"), dict) else {}
         assert isinstance(observed, dict)
         try:
-            tstops = trampoline_stops(vdso)
+            tstops = trampoline_stops(vdso, symbol)
         except CfiError as exc:
-            verdicts.append(ctx.verdict(Status.FAIL, str(exc), path=TRAMPOLINE_TEST))
-        else:
-            status, message, predicted = judge_trampoline(
-                observed, tstops, pad, r["status"] == "pass", series7=series7
-            )
-            verdicts.append(
-                ctx.verdict(
-                    status, message, path=TRAMPOLINE_TEST, observed=observed, predicted=predicted
-                )
-            )
+            verdicts.append(ctx.verdict(Status.FAIL, str(exc), path=test))
+            continue
+        status, message, predicted = judge_trampoline(
+            observed, tstops, pad, r["status"] == "pass", series7=series7, symbol=symbol
+        )
+        verdicts.append(
+            ctx.verdict(status, message, path=test, observed=observed, predicted=predicted)
+        )
     for test in found:
         verdicts.append(ctx.verdict(Status.ERROR, "unexpected result line", path=test))
     return verdicts + errors

@@ -517,14 +517,16 @@ def test_vdso_cfi_on_each_series(series: str, tmp_path: Path) -> None:
         (v.path, v.message) for v in verdicts if v.status is not Status.PASS
     ]
     by_path = {v.path: v for v in verdicts}
-    assert len(by_path) == 3 + len(expected_cfi_tests()) + 1
+    assert len(by_path) == 3 + len(expected_cfi_tests()) + 2
     tramp = by_path["cfi-static/__kernel_rt_sigreturn"]
     assert isinstance(tramp.observed, dict)
     assert tramp.observed["libgcc"] == ("fallback" if series == "7.2" else "fde")
-    walk = by_path["unwind-trampoline/rt"]
-    assert isinstance(walk.observed, dict)
-    kinds = {s["walk"]["tramp_cfa"] for s in walk.observed["stops"]}
-    assert kinds == ({"sigcontext"} if series == "7.2" else {"saved_esp"})
+    for test, stops in (("rt", [0, 5]), ("sigreturn", [0, 1, 6])):
+        walk = by_path[f"unwind-trampoline/{test}"]
+        assert isinstance(walk.observed, dict)
+        assert [s["offset"] for s in walk.observed["stops"]] == stops
+        kinds = {s["walk"]["tramp_cfa"] for s in walk.observed["stops"]}
+        assert kinds == ({"sigcontext"} if series == "7.2" else {"saved_esp"})
 
 
 def test_7_2_judged_by_7_2_rules(tmp_path: Path) -> None:
@@ -548,6 +550,7 @@ def test_7_2_judged_by_7_2_rules(tmp_path: Path) -> None:
     wrong = {v.path: v for v in check_vdso_cfi(ctx)}
     assert wrong["cfi-static/__kernel_rt_sigreturn"].status is Status.FAIL
     assert wrong["unwind-trampoline/rt"].status is Status.FAIL
+    assert wrong["unwind-trampoline/sigreturn"].status is Status.FAIL
     assert all(v.status is Status.PASS for v in verdicts)
 
 
