@@ -19,6 +19,23 @@
  *   unwind-step/<path>             TF set around one call through the stub:
  *       the SIGTRAP handler unwinds at every instruction it stops on, like
  *       tools/testing/selftests/x86/unwind_vdso.c.
+ *   unwind-trampoline/rt           as unwind-blocked/at_sysinfo/eintr, but the
+ *       SIGALRM handler returns with TF set, so SIGTRAP stops at each
+ *       instruction of __kernel_rt_sigreturn up to its int $0x80.
+ *   unwind-trampoline/sigreturn    the same with a SIGALRM handler without
+ *       SA_SIGINFO, which returns through __kernel_sigreturn (its popl %eax
+ *       moves the CFA's base). From there
+ *       libgcc looks the trampoline up at its pc (the frame before it is a
+ *       signal frame), so this walk uses the vDSO's own CFI for the
+ *       trampoline on every series -- unlike the walk from the handler, where
+ *       libgcc looks up __kernel_rt_sigreturn - 1, which on 7.2+ is in no FDE
+ *       (it then matches the code bytes: x86_fallback_frame_state()).
+ *
+ * Each walk reports fde_trampoline (_Unwind_Find_FDE at the trampoline - 1,
+ * libgcc's lookup from the handler), fde_trampoline_pc (at the trampoline
+ * itself) and tramp_cfa: the CFA libgcc gave the trampoline frame, named
+ * "saved_esp" (the interrupted esp: 6.x's CFI, libgcc's fallback) or
+ * "sigcontext" (the sigcontext's address: 7.2+'s CFI).
  *
  * Paths: at_sysinfo and vdso_sym call the stub from cfi_call below (the two
  * only differ in how the address was found); int80 is the control without a
@@ -107,6 +124,8 @@ extern char __start_cfi_handlers[], __stop_cfi_handlers[];
 
 /* Where things are, for naming unwound pcs. */
 static uintptr_t vsys, vsys_end, rt_sigret, sigret, pad, vdso_lo, vdso_hi;
+/* The interrupted esp and the sigcontext of the signal being judged. */
+static uintptr_t sig_sp, sig_sc;
 
 static void where(char *out, size_t cap, uintptr_t pc)
 {
@@ -114,6 +133,10 @@ static void where(char *out, size_t cap, uintptr_t pc)
 		snprintf(out, cap, "vdso:__kernel_vsyscall+0x%lx", (unsigned long)(pc - vsys));
 	else if (pc == rt_sigret)
 		snprintf(out, cap, "vdso:__kernel_rt_sigreturn");
+	else if (pc > rt_sigret && pc < rt_sigret + 9) /* mov; int $0x80; ud2 on 7.x */
+		snprintf(out, cap, "vdso:__kernel_rt_sigreturn+0x%lx", (unsigned long)(pc - rt_sigret));
+	else if (sigret && pc > sigret && pc < sigret + 10) /* pop; mov; int $0x80; ud2 */
+		snprintf(out, cap, "vdso:__kernel_sigreturn+0x%lx", (unsigned long)(pc - sigret));
 	else if (pc == sigret)
 		snprintf(out, cap, "vdso:__kernel_sigreturn");
 	else if (pc >= vdso_lo && pc < vdso_hi)
@@ -144,6 +167,17 @@ static const char *fde_source(uintptr_t pc)
 	if (!fde)
 		return "none";
 	return ((uintptr_t)fde >= vdso_lo && (uintptr_t)fde < vdso_hi) ? "vdso" : "binary";
+}
+
+/* What a CFA libgcc computed for a trampoline frame is. */
+static void cfa_kind(char *out, size_t cap, uintptr_t cfa, uintptr_t sp, uintptr_t sc)
+{
+	if (cfa == sp)
+		snprintf(out, cap, "saved_esp");
+	else if (cfa == sc)
+		snprintf(out, cap, "sigcontext");
+	else
+		snprintf(out, cap, "0x%08lx", (unsigned long)cfa);
 }
 
 /* One _Unwind_Backtrace walk. */
@@ -252,12 +286,16 @@ static int judge(const struct walk *w, uintptr_t pc, const uint32_t *want, char 
 			snprintf(msg, mcap, "caller's registers not recovered");
 	}
 	strncat(regs, "}", sizeof(regs) - strlen(regs) - 1);
+	char kind[16] = "null";
+	if (tramp >= 0 && tramp + 1 < w->n)
+		cfa_kind(kind, sizeof(kind), w->cfa[tramp + 1], sig_sp, sig_sc);
 	where(name, sizeof(name), pc);
 	snprintf(obs, ocap,
 		 "{\"interrupted\":\"%s\",\"frames\":%s,\"cfa_ok\":%s,\"wrong_regs\":%s,"
-		 "\"fde_interrupted\":\"%s\",\"fde_trampoline\":\"%s\"}",
+		 "\"fde_interrupted\":\"%s\",\"fde_trampoline\":\"%s\","
+		 "\"fde_trampoline_pc\":\"%s\",\"tramp_cfa\":\"%s\"}",
 		 name, frames, cfa_ok < 0 ? "null" : cfa_ok ? "true" : "false", regs,
-		 fde_source(pc), fde_source(rt_sigret - 1));
+		 fde_source(pc), fde_source(rt_sigret - 1), fde_source(rt_sigret), kind);
 	return ok;
 }
 
@@ -281,16 +319,19 @@ static void set_handler(int sig, void (*fn)(int, siginfo_t *, void *), unsigned 
 /* ---- unwind-blocked ---- */
 
 static struct walk alarm_walk;
-static uintptr_t alarm_pc;
+static uintptr_t alarm_pc, alarm_sp, alarm_sc;
 static int alarm_feed_fd = -1;
 
-HANDLER static void on_alarm(int sig, siginfo_t *si, void *ucv)
+HANDLER __attribute__((used)) void on_alarm(int sig, siginfo_t *si, void *ucv);
+HANDLER __attribute__((used)) void on_alarm(int sig, siginfo_t *si, void *ucv)
 {
 	ucontext_t *uc = ucv;
 
 	(void)sig;
 	(void)si;
 	alarm_pc = (uintptr_t)uc->uc_mcontext.gregs[REG_EIP];
+	alarm_sp = (uintptr_t)uc->uc_mcontext.gregs[REG_ESP];
+	alarm_sc = (uintptr_t)&uc->uc_mcontext; /* struct sigcontext_32 */
 	do_walk(&alarm_walk);
 	if (alarm_feed_fd >= 0)
 		(void)!write(alarm_feed_fd, "x", 1); /* the restarted read gets this */
@@ -325,6 +366,8 @@ static void blocked(const char *path, int restart)
 	close(p[1]);
 
 	uint32_t want[3] = { (uint32_t)p[0], (uint32_t)(uintptr_t)buf, 1 };
+	sig_sp = alarm_sp;
+	sig_sc = alarm_sc;
 	int ok = judge(&alarm_walk, alarm_pc, strcmp(path, "glibc") ? want : NULL, msg,
 		       sizeof(msg), obs, sizeof(obs));
 	long expect = restart ? 1 : -EINTR;
@@ -370,6 +413,8 @@ HANDLER static void on_trap(int sig, siginfo_t *si, void *ucv)
 	if (pc < vsys || pc >= vsys_end || nstops >= MAX_STOPS)
 		return; /* the call instruction itself, before the stub */
 	do_walk(&w);
+	sig_sp = (uintptr_t)uc->uc_mcontext.gregs[REG_ESP];
+	sig_sc = (uintptr_t)&uc->uc_mcontext;
 	stops[nstops].pc = pc;
 	stops[nstops].ok = judge(&w, pc, step_args, stops[nstops].msg, sizeof(stops[nstops].msg),
 				 obs, sizeof(obs));
@@ -410,6 +455,217 @@ static void step(const char *path)
 			  "unwound to the caller from all %d single-step stops in the stub", nstops);
 }
 
+/* ---- unwind-trampoline ---- */
+
+/*
+ * SIGALRM entry for unwind-trampoline: on_alarm, then return into
+ * __kernel_rt_sigreturn with TF set. A popfl that sets TF traps after the
+ * instruction that follows it, so the first stop is the trampoline's first
+ * instruction (a stop in here anyway is ignored by on_tramp_trap).
+ */
+void cfi_alarm_tf(int sig, siginfo_t *si, void *ucv);
+asm(".pushsection cfi_handlers,\"ax\",@progbits\n"
+    ".globl cfi_alarm_tf\n"
+    "cfi_alarm_tf:\n"
+    "	pushl 12(%esp)\n	pushl 12(%esp)\n	pushl 12(%esp)\n"
+    "	call on_alarm\n"
+    "	addl $12, %esp\n"
+    "	pushfl\n	orl $0x100, (%esp)\n	popfl\n"
+    "	ret\n"
+    ".popsection\n");
+
+/*
+ * The same for a handler without SA_SIGINFO: the kernel's struct
+ * sigframe_ia32 is pretcode, sig, sc, so the sigcontext is at 8(%esp).
+ */
+void cfi_alarm_tf_plain(int sig);
+HANDLER __attribute__((used)) void on_alarm_plain(int sig, uint32_t *sc);
+HANDLER __attribute__((used)) void on_alarm_plain(int sig, uint32_t *sc)
+{
+	(void)sig;
+	alarm_pc = sc[REG_EIP]; /* struct sigcontext_32 is laid out as glibc's gregs */
+	alarm_sp = sc[REG_ESP];
+	alarm_sc = (uintptr_t)sc;
+}
+asm(".pushsection cfi_handlers,\"ax\",@progbits\n"
+    ".globl cfi_alarm_tf_plain\n"
+    "cfi_alarm_tf_plain:\n"
+    "	leal 8(%esp), %eax\n	pushl %eax\n	pushl 8(%esp)\n"
+    "	call on_alarm_plain\n"
+    "	addl $8, %esp\n"
+    "	pushfl\n	orl $0x100, (%esp)\n	popfl\n"
+    "	ret\n"
+    ".popsection\n");
+
+#define MAX_TSTOPS 4
+static struct {
+	uintptr_t pc;
+	int ok;
+	char msg[128];
+	char obs[1024];
+} tstops[MAX_TSTOPS];
+static int ntstops, tstray;
+static uintptr_t tramp_base, tramp_int80;
+static uint32_t tramp_want[3];
+
+/*
+ * A walk from a SIGTRAP at pc inside the SIGALRM frame's trampoline must go
+ * handler -> __kernel_rt_sigreturn (SIGTRAP's frame, from the handler) ->
+ * pc (S) -> the pc SIGALRM interrupted, the landing pad (S) -> the caller,
+ * with the caller's registers and the stub frame's CFA = the caller's esp.
+ */
+static int judge_tramp(const struct walk *w, uintptr_t pc, uintptr_t trap_sp, uintptr_t trap_sc,
+		       char *msg, size_t mcap, char *obs, size_t ocap)
+{
+	char frames[512] = "[", name[64], inner[16] = "null", outer[16] = "null";
+	int t = -1, ok = 1;
+
+	for (int i = 0; i < w->n; i++) {
+		where(name, sizeof(name), w->ip[i]);
+		snprintf(frames + strlen(frames), sizeof(frames) - strlen(frames), "%s\"%s%s\"",
+			 i ? "," : "", name, w->sigframe[i] ? " (S)" : "");
+		if (w->ip[i] == rt_sigret && t < 0)
+			t = i;
+	}
+	strncat(frames, "]", sizeof(frames) - strlen(frames) - 1);
+	msg[0] = 0;
+	if (t < 0 || t + 2 >= w->n) {
+		snprintf(msg, mcap, "no __kernel_rt_sigreturn frame with three frames after it");
+		ok = 0;
+	} else if (w->ip[t + 1] != pc || !w->sigframe[t + 1]) {
+		snprintf(msg, mcap, "the frame after SIGTRAP's trampoline is not the stopped pc (S)");
+		ok = 0;
+	} else if (w->ip[t + 2] != alarm_pc || !w->sigframe[t + 2]) {
+		snprintf(msg, mcap, "the trampoline's frame did not unwind to SIGALRM's pc (S)");
+		ok = 0;
+	} else if (w->caller != t + 3) {
+		snprintf(msg, mcap, "the caller is not right after the stub frame");
+		ok = 0;
+	} else if (w->cfa[w->caller] != cfi_call_esp) {
+		snprintf(msg, mcap, "CFA of the stub frame 0x%lx != caller esp 0x%x",
+			 (unsigned long)w->cfa[w->caller], cfi_call_esp);
+		ok = 0;
+	} else {
+		static const int dw[6] = { 3, 1, 2, 6, 7, 5 };
+		uint32_t exp[6] = { tramp_want[0], tramp_want[1], tramp_want[2], M_ESI, M_EDI, M_EBP };
+		for (int r = 0; r < 6; r++)
+			if (w->gr[dw[r]] != exp[r])
+				ok = 0;
+		if (!ok)
+			snprintf(msg, mcap, "caller's registers not recovered");
+	}
+	if (t >= 0 && t + 1 < w->n)
+		cfa_kind(outer, sizeof(outer), w->cfa[t + 1], trap_sp, trap_sc);
+	if (t >= 0 && t + 2 < w->n)
+		cfa_kind(inner, sizeof(inner), w->cfa[t + 2], alarm_sp, alarm_sc);
+	snprintf(obs, ocap,
+		 "{\"frames\":%s,\"fde_pc\":\"%s\",\"tramp_cfa\":\"%s\",\"outer_cfa\":\"%s\"}",
+		 frames, fde_source(pc), inner, outer);
+	return ok;
+}
+
+static void tf_off(ucontext_t *uc)
+{
+	uc->uc_mcontext.gregs[REG_EFL] &= ~0x100;
+}
+
+HANDLER static void on_tramp_trap(int sig, siginfo_t *si, void *ucv)
+{
+	ucontext_t *uc = ucv;
+	uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_EIP];
+	struct walk w;
+
+	(void)sig;
+	(void)si;
+	if (pc >= (uintptr_t)__start_cfi_handlers && pc < (uintptr_t)__stop_cfi_handlers)
+		return; /* still in cfi_alarm_tf: keep stepping */
+	if (pc < tramp_base || pc > tramp_int80 || ntstops >= MAX_TSTOPS) {
+		tstray++;
+		tf_off(uc);
+		return;
+	}
+	do_walk(&w);
+	tstops[ntstops].pc = pc;
+	tstops[ntstops].ok =
+		judge_tramp(&w, pc, (uintptr_t)uc->uc_mcontext.gregs[REG_ESP],
+			    (uintptr_t)&uc->uc_mcontext, tstops[ntstops].msg,
+			    sizeof(tstops[ntstops].msg), tstops[ntstops].obs,
+			    sizeof(tstops[ntstops].obs));
+	ntstops++;
+	if (pc == tramp_int80)
+		tf_off(uc); /* let the int $0x80 (rt_sigreturn) run untraced */
+}
+
+static void trampoline(int plain)
+{
+	const char *test = plain ? "unwind-trampoline/sigreturn" : "unwind-trampoline/rt";
+	const char *sym = plain ? "__kernel_sigreturn" : "__kernel_rt_sigreturn";
+	const unsigned char *code;
+	char obs[6144] = "{\"stops\":[";
+	struct itimerval it = { { 0, 0 }, { 0, 300000 } };
+	int p[2], bad = 0;
+	char buf[4];
+
+	tramp_base = plain ? sigret : rt_sigret;
+	tramp_int80 = 0;
+	code = (const unsigned char *)tramp_base;
+	for (int i = 0; tramp_base && i < 16 && !tramp_int80; i++)
+		if (code[i] == 0xcd && code[i + 1] == 0x80)
+			tramp_int80 = tramp_base + i;
+	if (!tramp_int80 || pipe(p)) {
+		el_result(test, "error", NULL, NULL, "no %s with an int $0x80, or pipe", sym);
+		return;
+	}
+	tramp_want[0] = (uint32_t)p[0];
+	tramp_want[1] = (uint32_t)(uintptr_t)buf;
+	tramp_want[2] = 1;
+	if (plain) {
+		/* no SA_SIGINFO, no SA_RESTORER: the kernel returns through __kernel_sigreturn */
+		struct {
+			void (*handler)(int);
+			unsigned long flags;
+			void (*restorer)(void);
+			uint32_t mask[2];
+		} ksa = { cfi_alarm_tf_plain, 0, NULL, { 0, 0 } };
+		if (syscall(SYS_rt_sigaction, SIGALRM, &ksa, NULL, 8) != 0) {
+			perror("rt_sigaction");
+			exit(1);
+		}
+	} else {
+		set_handler(SIGALRM, cfi_alarm_tf, 0);
+	}
+	set_handler(SIGTRAP, on_tramp_trap, 0);
+	alarm_feed_fd = -1;
+	alarm_pc = 0;
+	ntstops = tstray = 0;
+	setitimer(ITIMER_REAL, &it, NULL);
+	long ret = cfi_call(el_at_sysinfo(), __NR_read, p[0], (long)buf, 1);
+	close(p[0]);
+	close(p[1]);
+	for (int i = 0; i < ntstops; i++) {
+		snprintf(obs + strlen(obs), sizeof(obs) - strlen(obs),
+			 "%s{\"offset\":%lu,\"ok\":%s,\"why\":\"%s\",\"walk\":%s}", i ? "," : "",
+			 (unsigned long)(tstops[i].pc - tramp_base), tstops[i].ok ? "true" : "false",
+			 tstops[i].msg, tstops[i].obs);
+		bad += !tstops[i].ok;
+	}
+	char name[64];
+	where(name, sizeof(name), alarm_pc);
+	snprintf(obs + strlen(obs), sizeof(obs) - strlen(obs),
+		 "],\"interrupted\":\"%s\",\"stray\":%d,\"read\":%ld,"
+		 "\"fde_trampoline\":\"%s\",\"fde_trampoline_pc\":\"%s\"}",
+		 name, tstray, ret, fde_source(tramp_base - 1), fde_source(tramp_base));
+	int ok = ntstops && !bad && !tstray && ret == -EINTR &&
+		 tstops[ntstops - 1].pc == tramp_int80;
+	if (ok)
+		el_result(test, "pass", obs, NULL,
+			  "unwound to the caller from all %d stops in %s", ntstops, sym);
+	else
+		el_result(test, "fail", obs, NULL,
+			  "%d of %d stops in %s did not unwind (%d stray, read %ld)", bad, ntstops,
+			  sym, tstray, ret);
+}
+
 int main(void)
 {
 	const Elf32_Ehdr *eh = el_vdso_ehdr();
@@ -438,5 +694,7 @@ int main(void)
 	}
 	step("at_sysinfo");
 	step("vdso_sym");
+	trampoline(0);
+	trampoline(1);
 	return 0;
 }

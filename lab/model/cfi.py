@@ -6,7 +6,12 @@ properly CFI-annotated"). In 6.1 it comes from ``.cfi`` directives
 (arch/x86/entry/vdso/vdso32/system_call.S: CFI_ADJUST_CFA_OFFSET / CFI_REL_OFFSET after each
 push, CFI_RESTORE after each pop, via arch/x86/include/asm/dwarf2.h); the sigreturn trampolines
 keep hand-written DWARF (arch/x86/entry/vdso/vdso32/sigreturn.S: a "zRS" CIE whose FDEs describe
-the CFA and every register as DW_OP_breg4 expressions into the signal frame's sigcontext).
+the CFA and every register as DW_OP_breg4 expressions into the signal frame's sigcontext, each
+FDE starting one byte before its symbol). 7.2 and 7.3 write the trampolines' CFI with
+directives too (sigreturn.S:7-26: ``.cfi_signal_frame``, CFA = &sigcontext, CFA-relative
+offsets, FDEs from the symbol), and keep libgcc working through its code-pattern fallback
+instead of through that CFI (sigreturn.S:28-55; docs/kernel-versions.md D13):
+:func:`check_sigreturn_cfi` with ``cfa_is_sigcontext=True``.
 
 Three parts:
 
@@ -19,8 +24,10 @@ Three parts:
   changed while not saved is lost to the unwinder;
 * :func:`check_stub_cfi` / :func:`check_sigreturn_cfi` -- compare the two at every instruction
   boundary of ``__kernel_vsyscall`` (including the int $0x80 that a restart resumes at and the
-  landing pad a fast entry returns to), and compare the trampolines' expressions with the
-  ``struct sigframe_ia32`` / ``struct rt_sigframe_ia32`` layout.
+  landing pad a fast entry returns to), and compare the trampolines' rules with the
+  ``struct sigframe_ia32`` / ``struct rt_sigframe_ia32`` layout, and say how libgcc finds them
+  from a signal handler (:attr:`TrampolineReport.libgcc`);
+* :func:`trampoline_stops` -- where single-stepping into a trampoline from a handler stops.
 
 DWARF register numbers are the i386 ones used in .eh_frame: 0 eax, 1 ecx, 2 edx, 3 ebx, 4 esp,
 5 ebp, 6 esi, 7 edi, 8 eip (the return address column).
@@ -32,6 +39,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import capstone
+
 from lab.model.eh_frame import (
     _REGNO,
     DW_OP_BREG4,
@@ -41,6 +50,7 @@ from lab.model.eh_frame import (
     ESP,
     RT_SIGFRAME_SIGCONTEXT,
     SIGCONTEXT_32,
+    SIGCONTEXT_32_EXTRA,
     SIGFRAME_SIGCONTEXT,
     CfaRule,
     CfiError,
@@ -52,10 +62,11 @@ from lab.model.eh_frame import (
     vdso_fdes,
 )
 from lab.model.stub import Instruction, StubDecoding
-from lab.model.vdso import VdsoImage
+from lab.model.vdso import VdsoError, VdsoImage
 
 __all__ = [
     "DWARF_REGS",
+    "FALLBACK_CODE",
     "RT_SIGFRAME_SIGCONTEXT",
     "SIGCONTEXT_32",
     "SIGFRAME_SIGCONTEXT",
@@ -75,6 +86,7 @@ __all__ = [
     "fde_covering",
     "interpret",
     "single_step_stops",
+    "trampoline_stops",
     "vdso_fdes",
 ]
 
@@ -334,6 +346,11 @@ class TrampolineReport:
     signal_frame: bool
     problems: tuple[str, ...]
     rows: tuple[str, ...]
+    # How libgcc's unwinder, coming from the handler, gets this frame's rules: "fde" (the FDE
+    # covering symbol - 1: 6.x), "fallback" (no FDE there, the code bytes matched: 7.2+),
+    # "none" (neither); "" when not determined.
+    libgcc: str = ""
+    notes: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -346,6 +363,8 @@ class TrampolineReport:
             "signal_frame": self.signal_frame,
             "rows": list(self.rows),
             "problems": list(self.problems),
+            "libgcc": self.libgcc,
+            "notes": list(self.notes),
         }
 
 
@@ -372,7 +391,9 @@ def check_sigreturn_cfi(
     ``cfa_is_sigcontext=True`` checks the 7.2+ form instead (arch/x86/entry/vdso/vdso32/
     sigreturn.S, STARTPROC_SIGNAL_FRAME in 7.2; docs/kernel-versions.md D13): the FDE starts
     at the symbol, ``CFI_DEF_CFA esp, sc - 4`` (4 less after ``popl %eax``) and every saved
-    register at ``CFA + its sigcontext offset`` -- pass ``KernelFacts.series7``.
+    register at ``CFA + its sigcontext offset``, at every instruction up to the ud2, and no FDE
+    at symbol - 1 with the exact code bytes of libgcc's fallback -- see
+    :func:`_check_sigreturn_cfi_7x`; pass ``KernelFacts.series7``.
 
     Each FDE must start one byte before the symbol (sigreturn.S: "HACK: The dwarf2 unwind
     routines will subtract 1 from the return address"), come from an "S" CIE, and at every
@@ -423,41 +444,121 @@ def check_sigreturn_cfi(
                 fde.signal_frame,
                 tuple(problems),
                 tuple(f"0x{r.pc:x}: {r.text()}" for r in fde.rows),
+                "fde",  # found at symbol - 1, as libgcc looks it up from the handler
             )
         )
     return reports
 
 
+# The exact bytes libgcc's fallback recognises (x86_fallback_frame_state() in
+# libgcc/config/i386/linux-unwind.h), which 7.2+ promises to keep
+# (arch/x86/entry/vdso/vdso32/sigreturn.S:28-55 in 7.2 and 7.3).
+FALLBACK_CODE: dict[str, bytes] = {
+    "__kernel_sigreturn": bytes.fromhex("58 b8 77 00 00 00 cd 80"),
+    "__kernel_rt_sigreturn": bytes.fromhex("b8 ad 00 00 00 cd 80"),
+}
+
+
+def _code_at(vdso: VdsoImage, addr: int, length: int) -> bytes:
+    try:
+        off = vdso.file_offset(addr)
+    except VdsoError:
+        return b""
+    return vdso.raw[off : off + length]
+
+
+def _trampoline_insns(vdso: VdsoImage, start: int, end: int) -> list[tuple[int, str]]:
+    """(address, mnemonic) of each instruction in [start, end)."""
+    md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
+    return [(i.address, i.mnemonic) for i in md.disasm(_code_at(vdso, start, end - start), start)]
+
+
 def _check_sigreturn_cfi_7x(vdso: VdsoImage, fdes: Sequence[Fde]) -> list[TrampolineReport]:
-    """The 7.2+ sigreturn CFI (see check_sigreturn_cfi)."""
+    """The 7.2+ sigreturn CFI (see check_sigreturn_cfi).
+
+    arch/x86/entry/vdso/vdso32/sigreturn.S (7.2; 7.3 identical): STARTPROC_SIGNAL_FRAME at the
+    symbol (:61-62, :76-77) is ``.cfi_startproc simple`` + ``.cfi_signal_frame`` +
+    ``CFI_DEF_CFA esp, sc - 4`` + CFI_OFFSET of eip eax ebx ecx edx esp ebp esi edi es cs ss
+    ds eflags at their IA32_SIGCONTEXT_* offsets (:7-26), so CFA = &sigcontext;
+    ``CFI_ADJUST_CFA_OFFSET -4`` after __kernel_sigreturn's ``popl %eax`` (:63-64); the FDE
+    ends after the ``ud2a`` at vdso32_{,rt_}sigreturn_landing_pad (:67-69, :80-82). Every
+    instruction boundary in the FDE is checked.
+
+    How the FDE is found: an unwinder coming from the handler has the trampoline's address as
+    a return address, and libgcc looks up ``ra + _Unwind_IsSignalFrame() - 1``
+    (uw_frame_state_for() in unwind-dw2.c), i.e. symbol - 1, because the *handler's* frame is
+    not a signal frame -- the 'S' of the trampoline's own CIE cannot help find that CIE. 6.x
+    started the FDE at symbol - 1 for this ("HACK", 6.1 sigreturn.S:56-62); 7.2+ starts it at
+    the symbol, so that lookup finds nothing and libgcc falls back to matching the code bytes
+    (x86_fallback_frame_state()). The kernel relies on that (sigreturn.S:28-55: a byte outside
+    every function before each symbol, the byte sequences exact; GCC PR 124050). Both
+    conditions are checked; ``libgcc`` in the report says which way libgcc goes ("fallback").
+    An unwinder that looks up the trampoline's pc itself (after a signal frame, or one that
+    honours 'S' for the frame being looked up) gets these FDEs.
+    """
     reports = []
-    for symbol, base, pops in (
-        ("__kernel_sigreturn", SIGFRAME_SIGCONTEXT - 4, True),
-        ("__kernel_rt_sigreturn", RT_SIGFRAME_SIGCONTEXT - 4, False),
+    for symbol, base in (
+        ("__kernel_sigreturn", SIGFRAME_SIGCONTEXT - 4),
+        ("__kernel_rt_sigreturn", RT_SIGFRAME_SIGCONTEXT - 4),
     ):
         addr = vdso.symbols.get(symbol)
         if addr is None:
             reports.append(TrampolineReport(symbol, None, False, ("symbol missing",), ()))
             continue
+        problems: list[str] = []
+        notes: list[str] = []
+        before = fde_covering(fdes, addr - 1)
+        code = _code_at(vdso, addr, len(FALLBACK_CODE[symbol]))
+        if before is not None:
+            libgcc = "fde"
+            problems.append(
+                f"0x{addr - 1:x} (symbol - 1, libgcc's lookup from the handler) is in the FDE "
+                f"0x{before.start:x}-0x{before.end:x}: libgcc would unwind the trampoline "
+                "with that FDE's rules (sigreturn.S:38-40 in 7.2 wants it outside every FDE)"
+            )
+        elif code == FALLBACK_CODE[symbol]:
+            libgcc = "fallback"
+            notes.append(
+                f"no FDE at 0x{addr - 1:x} (symbol - 1): libgcc, unwinding from the handler, "
+                "does not use this CFI but its code-pattern fallback "
+                f"(x86_fallback_frame_state: {code.hex(' ')})"
+            )
+        else:
+            libgcc = "none"
+            problems.append(
+                f"no FDE at 0x{addr - 1:x} (symbol - 1) and the code {code.hex(' ')} is not "
+                f"{FALLBACK_CODE[symbol].hex(' ')}: libgcc cannot unwind through {symbol} "
+                "(sigreturn.S:41-53 in 7.2)"
+            )
         fde = fde_covering(fdes, addr)
         if fde is None:
-            reports.append(TrampolineReport(symbol, None, False, ("no FDE covers it",), ()))
+            problems.append("no FDE covers it")
+            reports.append(
+                TrampolineReport(symbol, None, False, tuple(problems), (), libgcc, tuple(notes))
+            )
             continue
-        problems: list[str] = []
         if fde.start != addr:
             problems.append(f"FDE starts at 0x{fde.start:x}, not at the symbol")
         if not fde.signal_frame:
             problems.append(f"CIE augmentation {fde.augmentation!r} lacks 'S'")
-        checkpoints = [(addr, base)] + ([(addr + 1, base - 4)] if pops else [])
-        for pc, cfa in checkpoints:
+        insns = _trampoline_insns(vdso, addr, fde.end)
+        if [m for _, m in insns][-3:] != ["mov", "int", "ud2"]:
+            problems.append(
+                "the FDE does not hold mov/int $0x80/ud2: " + " ".join(m for _, m in insns)
+            )
+        cfa = base
+        for pc, mnemonic in insns:
             row = fde.row_at(pc)
             if row.cfa != CfaRule(_reg("esp"), cfa):
                 problems.append(f"0x{pc:x}: CFA {row.cfa.text()}, expected esp{cfa:+d}")
-            for name, off in SIGCONTEXT_32.items():
-                want = RegRule("offset", off)
-                got = row.rule(_REGNO[name])
-                if got != want:
+            columns = [(_REGNO[n], n, off) for n, off in SIGCONTEXT_32.items()]
+            columns += [(no, n, off) for no, (n, off) in SIGCONTEXT_32_EXTRA.items()]
+            for regno, name, off in columns:
+                got = row.rule(regno)
+                if got != RegRule("offset", off):
                     problems.append(f"0x{pc:x}: {name} {got.text()}, expected [CFA{off:+d}]")
+            if mnemonic == "pop":
+                cfa -= 4
         reports.append(
             TrampolineReport(
                 symbol,
@@ -465,6 +566,22 @@ def _check_sigreturn_cfi_7x(vdso: VdsoImage, fdes: Sequence[Fde]) -> list[Trampo
                 fde.signal_frame,
                 tuple(problems),
                 tuple(f"0x{r.pc:x}: {r.text()}" for r in fde.rows),
+                libgcc,
+                tuple(notes),
             )
         )
     return reports
+
+
+def trampoline_stops(vdso: VdsoImage, symbol: str = "__kernel_rt_sigreturn") -> tuple[int, ...]:
+    """Offsets where single-stepping into ``symbol`` from a handler's ``ret`` stops: each
+    instruction up to and including the ``int $0x80`` (the sigreturn itself is not traced)."""
+    addr = vdso.symbols.get(symbol)
+    if addr is None:
+        raise CfiError(f"{symbol} missing")
+    out: list[int] = []
+    for pc, mnemonic in _trampoline_insns(vdso, addr, addr + 16):
+        out.append(pc - addr)
+        if mnemonic == "int":
+            return tuple(out)
+    raise CfiError(f"no int $0x80 in the first 16 bytes of {symbol}")

@@ -49,6 +49,17 @@ SIGCONTEXT_32: dict[str, int] = {
     "eax": 44,
     "eip": 56,
 }
+# The other columns 7.2+ describes (arch/x86/entry/vdso/vdso32/sigreturn.S:21-25 in 7.2 and
+# 7.3): DWARF register -> (name, struct sigcontext_32 offset). i386 psABI numbering: 9 eflags,
+# 40 es, 41 cs, 42 ss, 43 ds; offsets es 8, ds 12, cs 60, flags 64, ss 72 (IA32_SIGCONTEXT_*,
+# arch/x86/kernel/asm-offsets.c:66-70 in 7.2).
+SIGCONTEXT_32_EXTRA: dict[int, tuple[str, int]] = {
+    9: ("eflags", 64),
+    40: ("es", 8),
+    41: ("cs", 60),
+    42: ("ss", 72),
+    43: ("ds", 12),
+}
 # Where the sigcontext is in the frame, seen from esp at the trampoline's first instruction
 # (the handler's `ret` has popped pretcode). struct sigframe_ia32 (asm/sigframe.h): pretcode,
 # sig, sc -> 8 - 4. struct rt_sigframe_ia32: pretcode, sig, pinfo, puc, info (siginfo, 128),

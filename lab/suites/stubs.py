@@ -5,7 +5,10 @@
 instruction, and the sigreturn trampolines' expressions against the signal frame layout), then
 lab/guest/vdso_cfi.c unwinds with libgcc from inside the stub -- from a signal that interrupted a
 blocked read(), and from every single-step stop -- and the interrupted pcs and stops are compared
-with what the static model says.
+with what the static model says. The trampolines are judged by the booted kernel's series
+(``ctx.kernel.series7``): on 7.2+ libgcc reaches them from a handler through its code-pattern
+fallback, not their FDEs (sigreturn.S:28-55 in 7.2), so ``unwind-trampoline/rt`` also stops
+inside __kernel_rt_sigreturn, where libgcc does use the vDSO's FDE.
 
 ``stub-variants``: lab/guest/stub_variants.c runs nine stub designs (the 2015 proposal, the
 shipped stub, Linux 4.2's per-method stubs) through three properties; each observation is
@@ -27,6 +30,7 @@ from lab.model.cfi import (
     check_sigreturn_cfi,
     check_stub_cfi,
     single_step_stops,
+    trampoline_stops,
     vdso_fdes,
 )
 from lab.model.variants import (
@@ -50,12 +54,19 @@ __all__ = [
     "expected_cfi_tests",
     "judge_blocked",
     "judge_step",
+    "judge_trampoline",
     "judge_variant",
     "platform_for",
 ]
 
 BLOCKED_PATHS = ("at_sysinfo", "vdso_sym", "int80", "glibc")
 STEP_PATHS = ("at_sysinfo", "vdso_sym")
+# Printed by the guest program since the 7.x work; judged when present (the captures of the
+# older program in tests/data/entry-stubs lack them): test -> the trampoline it steps through.
+TRAMPOLINE_TESTS = {
+    "unwind-trampoline/rt": "__kernel_rt_sigreturn",
+    "unwind-trampoline/sigreturn": "__kernel_sigreturn",
+}
 
 
 def expected_cfi_tests() -> tuple[str, ...]:
@@ -98,13 +109,29 @@ def _by_test(
 
 
 def judge_blocked(
-    test: str, observed: Mapping[str, Any], pad: int, int80: int, guest_ok: bool
+    test: str,
+    observed: Mapping[str, Any],
+    pad: int,
+    int80: int,
+    guest_ok: bool,
+    *,
+    series7: bool = False,
 ) -> tuple[Status, str, dict[str, Any]]:
     """One ``unwind-blocked/<path>/<mode>`` result against the model.
 
     Without SA_RESTART the handler interrupts the call at int80_landing_pad (-EINTR comes back
     there); with it arch_do_signal_or_restart() has already moved ip back 2 bytes, onto the
-    stub's int $0x80. The walk must go through __kernel_rt_sigreturn with FDEs found in the vDSO.
+    stub's int $0x80. The walk must go through __kernel_rt_sigreturn.
+
+    ``fde_trampoline`` is libgcc's own lookup for the trampoline frame from the handler, at
+    __kernel_rt_sigreturn - 1 (the handler's frame is not a signal frame, so libgcc subtracts
+    1): the vDSO's FDE on 6.x, which starts there (6.1 sigreturn.S:56-62); nothing on 7.2+,
+    whose FDE starts at the symbol with a byte outside every function before it, so that
+    libgcc uses its code-pattern fallback instead (7.2 sigreturn.S:28-55; lab.model.cfi).
+    ``fde_trampoline_pc`` (lookup at the symbol itself) is the vDSO's FDE on every series.
+    ``tramp_cfa`` is the CFA libgcc computed for the trampoline frame: the interrupted esp
+    both ways (6.x FDE: *(esp+sc+28); libgcc's fallback: sc->esp). The last two are checked
+    when the guest reports them (captures of the older guest program lack them).
     """
     _, path, mode = test.split("/")
     if path == "int80":
@@ -120,8 +147,10 @@ def judge_blocked(
         "interrupted": where,
         "frames_after_handler": chain,
         "fde_interrupted": fde,
-        "fde_trampoline": "vdso",
+        "fde_trampoline": "none" if series7 else "vdso",
         "read": 1 if mode == "restart" else -4,
+        "fde_trampoline_pc": "vdso",
+        "tramp_cfa": "saved_esp",
     }
     frames = [str(f) for f in observed.get("frames", [])]
     try:
@@ -137,10 +166,23 @@ def judge_blocked(
     for key in ("fde_interrupted", "fde_trampoline", "read"):
         if observed.get(key) != predicted[key]:
             problems.append(f"{key} {observed.get(key)!r}, predicted {predicted[key]!r}")
+    for key in ("fde_trampoline_pc", "tramp_cfa"):
+        if key in observed and observed.get(key) != predicted[key]:
+            problems.append(f"{key} {observed.get(key)!r}, predicted {predicted[key]!r}")
     if not guest_ok:
         problems.append("the guest's own check failed")
     if problems:
         return Status.FAIL, "; ".join(problems), predicted
+    if series7:
+        return (
+            Status.PASS,
+            (
+                f"unwound from {where} to the caller; libgcc found no FDE at "
+                "__kernel_rt_sigreturn-1 and took the trampoline frame from its code-pattern "
+                "fallback, not from the vDSO's CFI (7.2 sigreturn.S:28-55, GCC PR 124050)"
+            ),
+            predicted,
+        )
     return Status.PASS, f"unwound from {where} through the vDSO's CFI to the caller", predicted
 
 
@@ -166,6 +208,90 @@ def judge_step(
     return Status.PASS, f"unwound to the caller from every stop ({offsets})", predicted
 
 
+def judge_trampoline(
+    observed: Mapping[str, Any],
+    stops: tuple[int, ...],
+    pad: int,
+    guest_ok: bool,
+    *,
+    series7: bool = False,
+    symbol: str = "__kernel_rt_sigreturn",
+) -> tuple[Status, str, dict[str, Any]]:
+    """``unwind-trampoline/rt``: SIGTRAP stops in the SIGALRM frame's __kernel_rt_sigreturn
+    (``unwind-trampoline/sigreturn``: in its __kernel_sigreturn, ``symbol``, the handler
+    installed without SA_SIGINFO; its ``popl %eax`` moves esp, not the CFA).
+
+    There libgcc looks the trampoline up at its pc (the frame before is a signal frame), so
+    the vDSO's own CFI unwinds it on every series: the CFA it gives the trampoline frame is
+    the sigcontext's address on 7.2+ (``CFI_DEF_CFA esp, sc - 4``, 7.2 sigreturn.S:11) and the
+    saved esp on 6.x (DW_CFA_def_cfa_expression *(esp+sc+28), 6.1 sigreturn.S:75-80). SIGTRAP's
+    own trampoline frame, reached from the handler, is the saved esp both ways (FDE at
+    symbol - 1 on 6.x, libgcc's fallback on 7.x). Then the landing pad SIGALRM interrupted
+    and the caller, with its registers (checked by the guest).
+    """
+    predicted: dict[str, Any] = {
+        "stops": list(stops),
+        "frames_after_handler_at_0": [
+            "vdso:__kernel_rt_sigreturn",
+            f"vdso:{symbol} (S)",
+            f"vdso:__kernel_vsyscall+0x{pad:x} (S)",
+            "caller:cfi_call_ret",
+        ],
+        "fde_pc": "vdso",
+        "tramp_cfa": "sigcontext" if series7 else "saved_esp",
+        "outer_cfa": "saved_esp",
+        "fde_trampoline": "none" if series7 else "vdso",
+        "fde_trampoline_pc": "vdso",
+        "interrupted": f"vdso:__kernel_vsyscall+0x{pad:x}",
+        "stray": 0,
+        "read": -4,
+    }
+    problems = []
+    seen = [s for s in observed.get("stops", []) if isinstance(s, dict)]
+    if [s.get("offset") for s in seen] != list(stops):
+        problems.append(f"stopped at {[s.get('offset') for s in seen]}, predicted {list(stops)}")
+    for s in seen:
+        off = s.get("offset")
+        walk = s.get("walk") if isinstance(s.get("walk"), dict) else {}
+        assert isinstance(walk, dict)
+        if not s.get("ok"):
+            problems.append(f"+{off}: {s.get('why')}")
+        frames = [str(f) for f in walk.get("frames", [])]
+        here = f"vdso:{symbol}" + (f"+0x{off:x}" if off else "") + " (S)"
+        chain = [predicted["frames_after_handler_at_0"][0], here]
+        chain += predicted["frames_after_handler_at_0"][2:]
+        try:
+            start = frames.index(chain[0])
+        except ValueError:
+            start = len(frames)
+        if frames[start : start + len(chain)] != chain:
+            problems.append(f"+{off}: frames {frames[start:]} after the handler, predicted {chain}")
+        for key in ("fde_pc", "tramp_cfa", "outer_cfa"):
+            if walk.get(key) != predicted[key]:
+                problems.append(f"+{off}: {key} {walk.get(key)!r}, predicted {predicted[key]!r}")
+    for key in ("fde_trampoline", "fde_trampoline_pc", "interrupted", "stray", "read"):
+        if observed.get(key) != predicted[key]:
+            problems.append(f"{key} {observed.get(key)!r}, predicted {predicted[key]!r}")
+    if not guest_ok and not problems:
+        problems.append("the guest's own check failed")
+    if problems:
+        return Status.FAIL, "; ".join(problems[:6]), predicted
+    rule = (
+        "CFA = &sigcontext (7.x CFI_DEF_CFA esp, sc-4)"
+        if series7
+        else "CFA = *(esp+sc+28) (6.x expressions)"
+    )
+    return (
+        Status.PASS,
+        (
+            f"from every stop in {symbol} ({', '.join(f'+{s}' for s in stops)}) "
+            f"libgcc unwound the trampoline with the vDSO's FDE ({rule}) to the landing pad and "
+            "the caller, registers recovered"
+        ),
+        predicted,
+    )
+
+
 def check_vdso_cfi(ctx: CheckContext) -> list[Verdict]:
     """The vDSO's CFI: statically against the decoded stub, then at run time with libgcc."""
     image = ctx.session.vdso()
@@ -174,7 +300,8 @@ def check_vdso_cfi(ctx: CheckContext) -> list[Verdict]:
         vdso = parse_vdso(image)
         fdes = vdso_fdes(vdso)
         report = check_stub_cfi(vdso, fdes)
-        trampolines = check_sigreturn_cfi(vdso, fdes)
+        series7 = ctx.kernel is not None and ctx.kernel.series7
+        trampolines = check_sigreturn_cfi(vdso, fdes, cfa_is_sigcontext=series7)
         stub = vdso.stub()
     except (VdsoError, StubError, CfiError) as exc:
         return [ctx.verdict(Status.FAIL, f"cannot read the vDSO's CFI: {exc}")]
@@ -194,15 +321,26 @@ def check_vdso_cfi(ctx: CheckContext) -> list[Verdict]:
         )
     ]
     for t in trampolines:
+        if not t.ok:
+            message = "; ".join(t.problems[:6])
+        elif series7:
+            assert ctx.kernel is not None
+            message = (
+                f"'S' CIE, FDE from {t.symbol}, CFA = &sigcontext (esp+sc-4) and eip, eax..edi, "
+                "esp, es/cs/ss/ds, eflags at their sigcontext_32 offsets at every instruction "
+                "through the ud2; from a handler libgcc finds no FDE at the symbol - 1 and "
+                "unwinds by its code-pattern fallback instead (the code bytes match) -- "
+                + ctx.kernel.cite("arch/x86/entry/vdso/vdso32/sigreturn.S:7-26,28-55")
+            )
+        else:
+            message = (
+                f"'S' CIE, FDE from {t.symbol}-1, CFA and eax..edi/eip at the sigcontext of "
+                "the signal frame"
+            )
         verdicts.append(
             ctx.verdict(
                 Status.PASS if t.ok else Status.FAIL,
-                (
-                    f"'S' CIE, FDE from {t.symbol}-1, CFA and eax..edi/eip at the sigcontext of "
-                    "the signal frame"
-                    if t.ok
-                    else "; ".join(t.problems[:6])
-                ),
+                message,
                 path=f"cfi-static/{t.symbol}",
                 observed=t.to_json(),
             )
@@ -223,9 +361,28 @@ def check_vdso_cfi(ctx: CheckContext) -> list[Verdict]:
         if test.startswith("unwind-step/"):
             status, message, predicted = judge_step(observed, stops, guest_ok)
         else:
-            status, message, predicted = judge_blocked(test, observed, pad, int80, guest_ok)
+            status, message, predicted = judge_blocked(
+                test, observed, pad, int80, guest_ok, series7=series7
+            )
             if status is Status.PASS and not report.ok:
                 status, message = Status.FAIL, "unwound, although the static check found problems"
+        verdicts.append(
+            ctx.verdict(status, message, path=test, observed=observed, predicted=predicted)
+        )
+    for test, symbol in TRAMPOLINE_TESTS.items():
+        r = found.pop(test, None)
+        if r is None:
+            continue
+        observed = r.get("observed") if isinstance(r.get("observed"), dict) else {}
+        assert isinstance(observed, dict)
+        try:
+            tstops = trampoline_stops(vdso, symbol)
+        except CfiError as exc:
+            verdicts.append(ctx.verdict(Status.FAIL, str(exc), path=test))
+            continue
+        status, message, predicted = judge_trampoline(
+            observed, tstops, pad, r["status"] == "pass", series7=series7, symbol=symbol
+        )
         verdicts.append(
             ctx.verdict(status, message, path=test, observed=observed, predicted=predicted)
         )

@@ -30,6 +30,7 @@ from lab.model.cfi import (
     single_step_stops,
     vdso_fdes,
 )
+from lab.model.kernel import kernel_facts
 from lab.model.selection import X86_FEATURE_SEP, X86_FEATURE_SYSCALL32, X86_FEATURE_SYSENTER32
 from lab.model.variants import (
     PROPERTIES,
@@ -52,6 +53,7 @@ from lab.suites.stubs import (
     expected_cfi_tests,
     judge_blocked,
     judge_step,
+    judge_trampoline,
     judge_variant,
 )
 from lab.targets.identity import GuestIdentity
@@ -474,3 +476,90 @@ def test_layout_of_every_variant() -> None:
         SYSCALL_VARIANTS, key=lambda n: [v.name for v in VARIANTS].index(n)
     )
     assert X86_FEATURE_SYSCALL32 != X86_FEATURE_SYSENTER32
+
+
+# ---- 6.1 and 7.2 captures with unwind-trampoline/rt (tests/data/vdso-cfi) ----
+
+CAPTURES = Path(__file__).resolve().parents[1] / "data" / "vdso-cfi"
+RELEASES = {"6.1": "6.1.0-50-cloud-amd64", "7.2": "7.2.13+deb14-cloud-amd64"}
+
+
+def _capture(name: str) -> dict[str, dict[str, Any]]:
+    found, problems = parse_result_lines((CAPTURES / name).read_text().splitlines())
+    assert not problems
+    return {r["test"]: r for r in found}
+
+
+class _CaptureSession:
+    def __init__(self, series: str, out: str) -> None:
+        self.series, self.out = series, out
+
+    def vdso(self, timeout: float = 30.0) -> bytes:
+        return (CAPTURES / f"intel-sep@{self.series}.vdso.so").read_bytes()
+
+    def run(self, argv: list[str], timeout: float = 60.0) -> CommandResult:
+        return CommandResult(
+            argv, exit_code=0, output=(CAPTURES / self.out).read_text().splitlines()
+        )
+
+
+def _series_ctx(series: str, out: str, tmp_path: Path) -> CheckContext:
+    ctx = _ctx("intel-sep", "vdso-cfi", "vdso_cfi", tmp_path)
+    ctx.session = cast(Any, _CaptureSession(series, out))
+    ctx.kernel = kernel_facts(RELEASES[series])
+    return ctx
+
+
+@pytest.mark.parametrize("series", RELEASES)
+def test_vdso_cfi_on_each_series(series: str, tmp_path: Path) -> None:
+    verdicts = check_vdso_cfi(_series_ctx(series, f"intel-sep@{series}.vdso_cfi.out", tmp_path))
+    assert {v.status for v in verdicts} == {Status.PASS}, [
+        (v.path, v.message) for v in verdicts if v.status is not Status.PASS
+    ]
+    by_path = {v.path: v for v in verdicts}
+    assert len(by_path) == 3 + len(expected_cfi_tests()) + 2
+    tramp = by_path["cfi-static/__kernel_rt_sigreturn"]
+    assert isinstance(tramp.observed, dict)
+    assert tramp.observed["libgcc"] == ("fallback" if series == "7.2" else "fde")
+    for test, stops in (("rt", [0, 5]), ("sigreturn", [0, 1, 6])):
+        walk = by_path[f"unwind-trampoline/{test}"]
+        assert isinstance(walk.observed, dict)
+        assert [s["offset"] for s in walk.observed["stops"]] == stops
+        kinds = {s["walk"]["tramp_cfa"] for s in walk.observed["stops"]}
+        assert kinds == ({"sigcontext"} if series == "7.2" else {"saved_esp"})
+
+
+def test_7_2_judged_by_7_2_rules(tmp_path: Path) -> None:
+    """The old guest program's 7.2 output: libgcc's lookup at __kernel_rt_sigreturn - 1 finds
+    nothing on 7.2 (by design), which the 6.x model called a failure."""
+    found = _capture("intel-sep@7.2.before.vdso_cfi.out")
+    pad, int80 = 0xC, 0xA
+    for test, r in found.items():
+        if not test.startswith("unwind-blocked/"):
+            continue
+        assert r["observed"]["fde_trampoline"] == "none"
+        status, message, _ = judge_blocked(test, r["observed"], pad, int80, True, series7=True)
+        assert status is Status.PASS, message
+        assert "fallback" in message
+        old = judge_blocked(test, r["observed"], pad, int80, True)
+        assert old[0] is Status.FAIL and "fde_trampoline 'none'" in old[1]
+    # a 7.2 vDSO judged as if it were 6.x: the trampolines' FDEs are not where 6.x has them
+    verdicts = check_vdso_cfi(_series_ctx("7.2", "intel-sep@7.2.vdso_cfi.out", tmp_path))
+    ctx = _series_ctx("7.2", "intel-sep@7.2.vdso_cfi.out", tmp_path)
+    ctx.kernel = kernel_facts(RELEASES["6.1"])
+    wrong = {v.path: v for v in check_vdso_cfi(ctx)}
+    assert wrong["cfi-static/__kernel_rt_sigreturn"].status is Status.FAIL
+    assert wrong["unwind-trampoline/rt"].status is Status.FAIL
+    assert wrong["unwind-trampoline/sigreturn"].status is Status.FAIL
+    assert all(v.status is Status.PASS for v in verdicts)
+
+
+def test_trampoline_walk_must_use_the_series_cfa() -> None:
+    r = _capture("intel-sep@7.2.vdso_cfi.out")["unwind-trampoline/rt"]
+    obs = json.loads(json.dumps(r["observed"]))
+    assert judge_trampoline(obs, (0, 5), 0xC, True, series7=True)[0] is Status.PASS
+    assert judge_trampoline(obs, (0, 5), 0xC, True, series7=False)[0] is Status.FAIL
+    obs["stops"][1]["walk"]["frames"] = obs["stops"][1]["walk"]["frames"][:4]
+    status, message, _ = judge_trampoline(obs, (0, 5), 0xC, True, series7=True)
+    assert status is Status.FAIL and message.startswith("+5: frames")
+    assert judge_trampoline(obs, (0,), 0xC, True, series7=True)[0] is Status.FAIL
