@@ -100,10 +100,10 @@ def cmd_images_build(args: argparse.Namespace) -> int:
 
 def cmd_images_list(args: argparse.Namespace) -> int:
     images = Images(_root(args))
-    pins = images.lock()
+    pins = images.pins()
     _say("pinned packages (images/lock.yaml):")
     for key, pin in sorted(pins.items()):
-        _say(f"  {key:22} {pin.package}:{pin.arch} {pin.version}")
+        _say(f"  {key:30} {pin.package}:{pin.arch} {pin.version}")
     rows = images.listing()
     _say("built artefacts (images/build/manifest.json):" if rows else "nothing built yet")
     for row in rows:
