@@ -579,6 +579,9 @@ def _on_sigterm(_signo: int, _frame: FrameType | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _on_sigterm)
+    # Ctrl-C must stop the guests even when the lab was started with SIGINT ignored (a
+    # background job of a non-interactive shell inherits SIG_IGN, and Python then keeps it).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     os.umask(0o027)  # reports, console logs and keys are not world-readable
     for pid in reap_stale():
         print(f"lab: stopped QEMU {pid} left behind by a lab that was killed", file=sys.stderr)
