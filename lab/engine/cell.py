@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lab.config.profiles import Profile
+from lab.config.profiles import MachineVariant, Profile
 from lab.config.scenarios import Scenario
 from lab.images.kernels import BuiltKernel
 from lab.images.sshpart import SshPart
@@ -65,8 +65,13 @@ class Cell:
             return f"{self.profile.name}@silicon"
         kernel = self.kernel.name if self.kernel else (self.kernel_label or "?")
         emulator = self.emulator.name if self.emulator else SYSTEM_EMULATOR
-        suffix = "" if emulator == SYSTEM_EMULATOR else f"@{emulator}"
-        return f"{self.profile.name}@{kernel}{suffix}"
+        return cell_name(self.profile.name, kernel, emulator)
+
+    def boot_variants(self) -> list[MachineVariant]:
+        """The machine variants its scenarios ask for, in boot order: the profile's own
+        machine first (each variant is a boot of its own)."""
+        found = list(dict.fromkeys(s.machine for s in self.scenarios))
+        return sorted(found, key=lambda v: v.label != "")
 
 
 def cell_name(profile: str, kernel: str, emulator: str = SYSTEM_EMULATOR) -> str:

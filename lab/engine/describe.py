@@ -12,7 +12,6 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from lab.config.profiles import MachineVariant
 from lab.engine.cell import Cell
 from lab.targets.base import Accel, TargetKind, Transport
 from lab.targets.qemuargs import networked, qemu_command
@@ -25,7 +24,7 @@ QMP_SOCKET = Path("QMP_SOCKET")
 def boot_command(cell: Cell, variant_index: int, accel: Accel) -> list[str]:
     """The argument list of one boot of the cell: its n-th machine variant (0: the default)."""
     assert cell.kernel is not None and cell.initramfs is not None
-    variant = variants(cell)[variant_index]
+    variant = cell.boot_variants()[variant_index]
     booted = variant.apply(cell.profile)
     ssh = cell.transport is Transport.SSH
     if ssh:
@@ -37,12 +36,6 @@ def boot_command(cell: Cell, variant_index: int, accel: Accel) -> list[str]:
     argv = [a.replace("127.0.0.1:0-:22", "127.0.0.1:PORT-:22") for a in argv]
     user = unprivileged_user()
     return [*argv, "-runas", user] if user else argv
-
-
-def variants(cell: Cell) -> list[MachineVariant]:
-    """The cell's machine variants in boot order (the profile's own machine first)."""
-    found = list(dict.fromkeys(s.machine for s in cell.scenarios))
-    return sorted(found, key=lambda v: v.label != "")
 
 
 def describe(cells: list[Cell], accel: Accel) -> list[str]:
@@ -78,7 +71,7 @@ def describe_cell(cell: Cell, accel: Accel) -> list[str]:
     layers = ", ".join(cell.layers) or "none"
     ssh = " + SSH part" if cell.ssh is not None else ""
     lines.append(f"  initramfs: {cell.initramfs} (layers: {layers}{ssh})")
-    for i, v in enumerate(variants(cell)):
+    for i, v in enumerate(cell.boot_variants()):
         label = v.label or "default"
         lines.append(f"  boot [{label}]: {shlex.join(boot_command(cell, i, accel))}")
     return lines

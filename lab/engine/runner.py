@@ -106,8 +106,7 @@ class CellRunner:
         if self.cell.unbootable:
             self._boot_failed(list(self.cell.scenarios), BootError(self.name, self.cell.unbootable))
         else:
-            variants = list(dict.fromkeys(s.machine for s in self.cell.scenarios))
-            for variant in sorted(variants, key=lambda v: v.label != ""):
+            for variant in self.cell.boot_variants():
                 if self.ctx.stop.is_set():
                     break
                 self.variant = variant
