@@ -518,10 +518,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     boot = sub.add_parser("boot", help="boot a profile: interactive shell, or run one command")
     boot.add_argument("profile")
-    boot.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
-    boot.add_argument(
-        "--kernel", help="series (7.3-rc), recipe kernel name or path to a bzImage/vmlinux"
-    )
+    boot.add_argument("command", nargs="*", help="[--] CMD [ARGS...] (after --, never lab options)")
+    boot.add_argument("--kernel", help="series (7.3-rc), recipe kernel, or a bzImage/vmlinux")
     boot.add_argument("--accel", default="auto", choices=["auto", "tcg", "kvm"])
     boot.add_argument("--timeout", type=float, default=300.0, help="command timeout (s)")
     boot.set_defaults(func=cmd_boot)
@@ -576,8 +574,17 @@ def _on_sigterm(_signo: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def parse_words(words: list[str]) -> argparse.Namespace:
+    """`lab boot P --kernel K -- CMD ...`: what follows -- is the guest's command line."""
+    cut = words.index("--") if "--" in words else len(words)
+    args = build_parser().parse_args(words[:cut])
+    if cut < len(words):
+        args.command = [*getattr(args, "command", []), *words[cut + 1 :]]
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_words(list(sys.argv[1:] if argv is None else argv))
     signal.signal(signal.SIGTERM, _on_sigterm)
     # Ctrl-C must stop the guests even when the lab was started with SIGINT ignored (a
     # background job of a non-interactive shell inherits SIG_IGN, and Python then keeps it).

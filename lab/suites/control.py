@@ -22,7 +22,7 @@ from lab.checks import (
     program_trouble,
 )
 from lab.errors import GuestError
-from lab.model import Prediction
+from lab.model import Prediction, ReturnInsn
 from lab.model.clone import predict_child, predict_vfork_parent
 from lab.model.restart import RestartCase, expected_restart
 from lab.model.silicon import CpuAction, RawInsn, RawPrediction, predict_raw
@@ -33,6 +33,7 @@ from lab.targets.session import CommandResult
 __all__ = [
     "RAW_PROBES",
     "compare_fields",
+    "judge_fast_return",
     "judge_fork_clone",
     "judge_raw",
     "judge_restart",
@@ -187,6 +188,42 @@ def judge_raw(
     )
 
 
+# ---- fast return (lab/guest/fast_return.c) ---------------------------------------------------
+
+# What the guest sees at the first user instruction after the return: IRET and ERETU restore
+# ecx from pt_regs (the tracer's marker); SYSRETL leaves ecx = eip, SYSEXIT ecx = esp.
+_SEEN_AS = {
+    ReturnInsn.IRET: "iret",
+    ReturnInsn.ERETU: "iret",
+    ReturnInsn.SYSRETL: "sysretl",
+    ReturnInsn.SYSEXIT: "sysexit",
+}
+
+
+def judge_fast_return(pred: Prediction, result: dict[str, Any]) -> tuple[Status, str, Any]:
+    """fast-return/kept must leave by the model's eligible return on every call, fast-return/
+    moved (ip off the landing pad) by IRET on every call: do_fast_syscall_32()'s
+    ``regs->ip != landing_pad`` test (arch/x86/entry/syscall_32.c:346 in 7.2, entry/common.c in
+    6.1). Judged per call, so a mixture shows as counts rather than as an average cost."""
+    case = result["test"].split("/")[1]
+    obs: dict[str, Any] = result["observed"]
+    insn = pred.eligible_return if case == "kept" else ReturnInsn.IRET
+    if pred.eligible_return is ReturnInsn.ERETU:
+        insn = ReturnInsn.ERETU  # FRED: every return to user mode
+    want = _SEEN_AS[insn]
+    calls = int(obs["calls"])
+    seen = {k: int(obs[k]) for k in ("iret", "sysretl", "sysexit", "other") if int(obs[k])}
+    predicted = {"return": insn.value, "calls": calls}
+    if seen == {want: calls}:
+        return (
+            Status.PASS,
+            f"{case}: {insn.value} on all {calls} calls, as the model says",
+            predicted,
+        )
+    counts = ", ".join(f"{k} {v}" for k, v in seen.items()) or "no return observed"
+    return Status.FAIL, f"{case}: {counts} of {calls} calls; the model says {insn.value}", predicted
+
+
 # ---- running programs ----------------------------------------------------------------------
 
 
@@ -246,6 +283,11 @@ def check_single_step(ctx: CheckContext) -> list[Verdict]:
 def check_fork_clone(ctx: CheckContext) -> list[Verdict]:
     """fork-clone: where parent and child resume, against lab/model/clone.py."""
     return _verdicts(ctx, _run(ctx, []), judge_fork_clone, _prediction(ctx))
+
+
+def check_fast_return(ctx: CheckContext) -> list[Verdict]:
+    """fast-return: the return instruction of traced vDSO calls, observed per call."""
+    return _verdicts(ctx, _run(ctx, []), judge_fast_return, _prediction(ctx))
 
 
 def raw_order(predictions: dict[str, RawPrediction]) -> list[str]:
@@ -322,5 +364,6 @@ CHECKS: dict[str, Check] = {
     "control-restart": check_restart,
     "control-single-step": check_single_step,
     "control-fork-clone": check_fork_clone,
+    "control-fast-return": check_fast_return,
     "control-raw-fast-insn": check_raw_fast_insn,
 }

@@ -333,25 +333,25 @@ def _exact_checks(costs: list[Cost], prediction: Prediction, kernel_bits: int) -
                 )
             )
 
-    # 3. Forced IRET: with the int80 alternative the return is IRET either way (delta 0); with
-    #    a fast path, moving ip off the landing pad must change the exit path (delta != 0).
+    # 3. Forced IRET: with the int80 alternative the return is IRET either way, the two traced
+    #    paths are the same instructions and the delta must be 0. With a fast path the delta is
+    #    a cost only (kept in ratios()): the measured window includes the tracer's wake-up and
+    #    scheduling, which moved by tens of instructions between boots (intel-sep@7.2: kept
+    #    33961 vs 33993), more than SYSRETL and IRET differ with PTI off, so +0 was measured on
+    #    kernels that did return by SYSRETL. Which instruction returned is observed per call by
+    #    entry-control's fast-return scenario (lab/guest/fast_return.c).
     kept = by.get(("vdso_sym", "getpid", "traced"))
     moved = by.get(("vdso_sym", "getpid", "traced-iret"))
-    if kept and moved:
+    if kept and moved and prediction.eligible_return is ReturnInsn.IRET:
         delta = moved.min - kept.min
-        fast_return = prediction.eligible_return
-        if fast_return is ReturnInsn.IRET:
-            ok, want_text = delta == 0, "0 (IRET both ways)"
-        else:
-            ok, want_text = delta != 0, f"!= 0 ({fast_return.value} vs iret)"
         findings.append(
             Finding(
-                Status.PASS if ok else Status.FAIL,
-                f"forced IRET - opportunistic {fast_return.value}: {delta:+d} instructions"
-                + ("" if ok else f", the model says {want_text}"),
+                Status.PASS if delta == 0 else Status.FAIL,
+                f"forced IRET - opportunistic iret: {delta:+d} instructions"
+                + ("" if delta == 0 else ", the model says 0 (IRET both ways)"),
                 "cost/check/forced-iret",
                 observed={"delta": delta, "traced": kept.min, "traced_iret": moved.min},
-                predicted={"delta": want_text, "fast_return": fast_return.value},
+                predicted={"delta": "0 (IRET both ways)", "fast_return": "iret"},
             )
         )
     return findings

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from lab import cli
 from tests.conftest import lab_cli
 
 
@@ -40,3 +41,17 @@ def test_model_explain_and_profiles(root: Path) -> None:
     assert "Entry path: SYSCALL" in result.stdout and "Entry path: int $0x80" in result.stdout
     listing = lab("profiles", cwd=root)
     assert listing.returncode == 0 and listing.stdout.count("\n") >= 8
+
+
+def test_boot_options_after_the_profile_are_lab_options_and_after_dashes_the_guests() -> None:
+    # Found running `lab boot intel-sep --kernel 7.2 -- prog --calls 100`: the command took
+    # "--kernel 7.2" and the guest was asked to exec "--kernel".
+    args = cli.parse_words(["boot", "intel-sep", "--kernel", "7.2", "--", "prog", "--calls", "3"])
+    assert (args.profile, args.kernel, args.command) == (
+        "intel-sep",
+        "7.2",
+        ["prog", "--calls", "3"],
+    )
+    args = cli.parse_words(["boot", "intel-sep", "uname"])
+    assert args.command == ["uname"] and args.kernel is None
+    assert cli.parse_words(["boot", "intel-sep"]).command == []

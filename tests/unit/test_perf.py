@@ -144,7 +144,7 @@ def test_intel_exact_capture() -> None:
     assert summary["forced_iret"]["delta"] == 8
     assert summary["forced_iret"]["estimate_ratio"] == pytest.approx(365 / 357, abs=1e-4)
     assert f["cost/check/same-stub"].status is Status.PASS
-    assert f["cost/check/forced-iret"].observed["delta"] == 8
+    assert "cost/check/forced-iret" not in f  # a cost with a fast path, not a check
     assert "cost/check/stub-length" not in f  # only for the int80 alternative
 
 
@@ -170,7 +170,10 @@ def test_fast_path_captures_pass(name: str, cpu: CpuIdentity, bits: int, fast: s
     bad = [(x.path, x.message) for x in f.values() if x.status is not Status.PASS]
     assert not bad
     assert f["cost/ratios"].observed["fast_path"] == fast
-    assert f["cost/check/forced-iret"].observed["delta"] != 0  # IRET path differs from fast one
+    # With a fast path the forced-IRET delta is a cost only (ratios), not a check: which
+    # instruction returned is observed per call by entry-control's fast-return scenario.
+    assert "cost/check/forced-iret" not in f
+    assert f["cost/ratios"].observed["forced_iret"]["delta"] != 0
 
 
 @pytest.mark.parametrize(
