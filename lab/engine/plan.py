@@ -20,9 +20,11 @@ from lab.config.scenarios import Scenario
 from lab.engine.cell import SYSTEM_EMULATOR, Cell, Emulator
 from lab.errors import ConfigError, LabError, SourceLocation
 from lab.images.builder import Images, ImageSet, LayerBuilder, Layered
-from lab.images.kernels import user_kernel
+from lab.images.kernels import BuiltKernel, user_kernel
 from lab.images.recipe import Recipe
 from lab.images.sshpart import SshPart
+from lab.model import KernelFactsError, kernel_facts
+from lab.model.kernel import parse_kconfig
 from lab.suites import Catalog, load_catalog
 from lab.suites.kselftest.build import KselftestLayer
 from lab.suites.kselftest.names import LAYER as KSELFTEST_LAYER
@@ -181,6 +183,36 @@ def machine_skips(scenario: Scenario) -> str:
     return ""
 
 
+# Where a 64-bit kernel refuses 32-bit ELF when IA32 emulation is off, per series.
+_ELF_CHECK = {
+    "6.12": "arch/x86/include/asm/elf.h:155 compat_elf_check_arch() (6.12)",
+    "7.2": "arch/x86/include/asm/elf.h:151-153 compat_elf_check_arch() (7.2)",
+    "7.3": "arch/x86/include/asm/elf.h compat_elf_check_arch() (7.3)",
+}
+
+
+def ia32_refused(kernel: BuiltKernel, append: tuple[str, ...]) -> str:
+    """Why ``kernel`` booted with ``append`` cannot run the lab's 32-bit /init ("" if it can):
+    ia32_emulation=0, or IA32_EMULATION_DEFAULT_DISABLED without ia32_emulation=1 (6.12+;
+    6.1 has no such switch). Said before boot, instead of the kernel's "No working init found"."""
+    if kernel.bits != 64 or not kernel.release:
+        return ""
+    config_file = kernel.path.parent / "config"
+    config = parse_kconfig(config_file.read_text(errors="replace")) if config_file.is_file() else {}
+    try:
+        facts = kernel_facts(kernel.release, config=config, cmdline=" ".join(append))
+    except KernelFactsError:
+        return ""
+    if facts.ia32_enabled or facts.rules == "6.1":
+        return ""
+    words = " ".join(w for w in append if w.startswith("ia32_emulation=")) or "its config default"
+    return (
+        f"kernel {kernel.release} with {words} has IA32 emulation off and refuses 32-bit "
+        f"programs ({_ELF_CHECK.get(facts.rules, 'compat_elf_check_arch()')}); "
+        "the lab's /init is one"
+    )
+
+
 # (layers, SSH part or None) -> the initramfs with those appended (built on demand, cached)
 InitramfsFor = Callable[[tuple[str, ...], SshPart | None], Layered]
 
@@ -248,6 +280,10 @@ def _cell(
             skipped=tuple((s, machine_skips(s)) for s in wanted if machine_skips(s)),
             programs={n: p for n, p in built.programs.items() if n in names},
         )
+    kernel = built.kernels[profile.kernel]
+    refused = {s.name: ia32_refused(kernel, profile.append + s.machine.append) for s in wanted}
+    skipped = tuple((s, refused[s.name]) for s in wanted if refused[s.name])
+    wanted = [s for s in wanted if not refused[s.name]]
     layers = tuple(sorted({layer for s in wanted for layer in s.needs}))
     transport, part = choose_transport(plan, profile, built)
     ssh = part if transport is Transport.SSH and isinstance(part, SshPart) else None
@@ -262,11 +298,12 @@ def _cell(
         TargetKind.QEMU,
         transport,
         tuple(wanted),
-        kernel=built.kernels[profile.kernel],
+        kernel=kernel,
         emulator=emulator_of(profile),
         initramfs=made.initramfs if made else None,
         layers=layers,
         layer_builds=made.results() if made else {},
         ssh=ssh,
         unbootable=unbootable,
+        skipped=skipped,
     )

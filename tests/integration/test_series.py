@@ -5,6 +5,7 @@ part with its own NIC modules."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from pathlib import Path
@@ -12,7 +13,11 @@ from pathlib import Path
 import pytest
 from elftools.elf.elffile import ELFFile
 
+from lab.config.profiles import load_profiles
+from lab.engine.plan import ia32_refused
+from lab.errors import BootError
 from lab.images.builder import Images
+from lab.targets.qemu import Machine
 from tests.conftest import lab_cli
 
 pytestmark = pytest.mark.integration
@@ -110,3 +115,25 @@ def test_6_12_and_7_2_boot_and_pass_vdso_entry_and_regs_preserved(
     assert isinstance(observed, dict) and isinstance(predicted, dict)
     assert observed["path"] == "sysenter" and observed["layout"] == "sysfast32-7.2+"
     assert observed["landing_pad_offset"] == 0xC and predicted["kernel_rules"] == "7.2"
+
+
+def test_ia32_emulation_off_is_refused_by_7_2_as_the_plan_says(root: Path, tmp_path: Path) -> None:
+    """ia32_emulation=0 on 7.2: the plan says before boot that the kernel refuses 32-bit ELF
+    (lab/engine/plan.py ia32_refused), and booted anyway the kernel does refuse the 32-bit /init
+    (no "READY", its own "No working init found" panic). On 6.1 the word is ignored."""
+    images = Images(root)
+    built = images.build(["7.2/cloud-amd64"])
+    kernel = built.kernels["7.2/cloud-amd64"]
+    assert ia32_refused(kernel, ()) == ""
+    why = ia32_refused(kernel, ("ia32_emulation=0",))
+    assert "refuses 32-bit programs" in why and "elf.h" in why, why
+    profile = load_profiles(root / "vendors.yaml")["intel-sep"]
+    off = dataclasses.replace(profile, kernel=kernel.name, append=("ia32_emulation=0",))
+    with (
+        pytest.raises(BootError) as exc,
+        Machine(off, kernel, built.initramfs, tmp_path, "tcg") as m,
+    ):
+        m.boot()
+    assert "No working init found" in exc.value.reason, exc.value.reason
+    stock = images.build().kernels["cloud-amd64"]
+    assert ia32_refused(stock, ("ia32_emulation=0",)) == ""  # 6.1: no such switch

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from lab.config.profiles import load_profiles
 from lab.config.scenarios import Scenario
 from lab.engine.describe import describe
-from lab.engine.plan import RunPlan, cells, expand_kernels, kernel_choice
+from lab.engine.plan import RunPlan, cells, expand_kernels, ia32_refused, kernel_choice
 from lab.images.builder import Images, ImageSet, Layered
 from lab.images.kernels import BuiltKernel
 from lab.images.sshpart import SshPart
@@ -114,3 +116,29 @@ def test_nightly_moves_following_pins_only_when_it_runs_that_series(root: Path) 
     down = _Images(root, LabError("mirror unreachable"))
     assert follow_newest(cast(Any, down), RunPlan([], [], kernels=("7.3-rc",)), said.append) == {}
     assert "running on the pinned versions" in said[-1]
+
+
+CONFIGS = Path(__file__).resolve().parents[1] / "data" / "kernel-config"
+
+
+@pytest.mark.parametrize(
+    ("release", "words", "refused"),
+    [
+        ("7.2.13+deb14-cloud-amd64", ("ia32_emulation=0",), True),
+        ("7.2.13+deb14-cloud-amd64", ("ia32_emulation=off",), True),
+        ("7.2.13+deb14-cloud-amd64", (), False),
+        ("7.2.13+deb14-cloud-amd64", ("ia32_emulation=1",), False),
+        ("6.12.117+deb13-cloud-amd64", ("ia32_emulation=0",), True),
+        ("6.1.0-50-cloud-amd64", ("ia32_emulation=0",), False),  # 6.1 has no such switch
+    ],
+)
+def test_a_kernel_that_refuses_32_bit_init_is_said_before_boot(
+    tmp_path: Path, release: str, words: tuple[str, ...], refused: bool
+) -> None:
+    series = ".".join(release.split(".")[:2]).split("-")[0]
+    (tmp_path / "config").write_text((CONFIGS / series / "config").read_text())
+    kernel = BuiltKernel("k", tmp_path / "vmlinux", 64, "vmlinux", release, "d", {})
+    why = ia32_refused(kernel, words)
+    assert bool(why) is refused, why
+    if refused:
+        assert release in why and "compat_elf_check_arch" in why

@@ -20,7 +20,10 @@ def test_shipped_suites_load(root: Path) -> None:
     scenarios = load_all(root / "scenarios", load_catalog().known(), profiles(root))
     names = {s.name for s in scenarios}
     assert "vdso-entry" in names
-    assert [s.name for s in select(scenarios, ["core"])] == ["vdso-entry"]
+    core = [s.name for s in select(scenarios, ["core"])]
+    assert core == ["vdso-entry", "vdso-entry-clearcpuid-111", "vdso-entry-ia32-off"]
+    words = {s.name: s.machine.append for s in select(scenarios, ["core"])}
+    assert words["vdso-entry-ia32-off"] == ("ia32_emulation=0",)
 
 
 @pytest.mark.parametrize(
