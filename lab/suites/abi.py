@@ -39,9 +39,11 @@ __all__ = [
     "judge_ptrace",
     "judge_regs",
     "judge_sigreturn",
+    "judge_tracer_nr",
 ]
 
 EXPECTED_TESTS: dict[str, tuple[str, ...]] = {
+    "tracer-nr": tuple(f"tracer-nr/{p}/out-of-range" for p in ("int80", "at_sysinfo", "vdso_sym")),
     "regs-preserved": tuple(
         f"regs-preserved/{p}/{v}" for p in GUEST_PATHS for v in ("sentinels", "ldt-selectors")
     ),
@@ -257,12 +259,29 @@ def judge_auxv(result: dict[str, Any], pred: Prediction, facts: Facts) -> Judgem
     return Judgement(problems, summary, predicted)
 
 
+def judge_tracer_nr(result: dict[str, Any], pred: Prediction, facts: Facts) -> Judgement:
+    """tracer-nr: eax after a tracer wrote an out-of-range nr (and eax = MARK) at the entry stop:
+    -ENOSYS through __ia32_sys_ni_syscall up to 7.2, eax left as written on 7.3 (D8)."""
+    o = _obs(result)
+    left = pred.invalid_nr_result != "-ENOSYS"
+    want = "mark" if left else "enosys"
+    predicted = {
+        "eax": "as the tracer wrote it" if left else "-ENOSYS",
+        "rule": pred.invalid_nr_result,
+    }
+    problems = (
+        [] if o.get(want) is True else [f"eax {o.get('eax')}, the model says {predicted['eax']}"]
+    )
+    return Judgement(problems, f"eax {predicted['eax']} ({pred.invalid_nr_result})", predicted)
+
+
 Judge = Callable[[dict[str, Any], Prediction, Facts], Judgement]
 JUDGES: dict[str, Judge] = {
     "regs-preserved": judge_regs,
     "ptrace-modify": judge_ptrace,
     "sigreturn-modify": judge_sigreturn,
     "auxv-symbol": judge_auxv,
+    "tracer-nr": judge_tracer_nr,
 }
 
 
@@ -358,10 +377,16 @@ def check_auxv_symbol(ctx: CheckContext) -> list[Verdict]:
     return _check(ctx)
 
 
+def check_tracer_nr(ctx: CheckContext) -> list[Verdict]:
+    """What eax a call returns after a tracer rewrote its number out of range, per call path."""
+    return _check(ctx)
+
+
 # What scenario files may name in `check:` (collected by lab.suites.load_catalog).
 CHECKS: dict[str, Check] = {
     "regs-preserved": check_regs_preserved,
     "ptrace-modify": check_ptrace_modify,
     "sigreturn-modify": check_sigreturn_modify,
     "auxv-symbol": check_auxv_symbol,
+    "tracer-nr": check_tracer_nr,
 }
