@@ -99,6 +99,10 @@ class Prediction:
     # (also a raw SYSENTER/SYSCALL outside the stub): +9 on 6.x, +0xc on 7.x even when the
     # stub itself is 'int $0x80; ret' (landing_pad_offset 2 there).
     fast_landing_pad_offset: int = SHIPPED_LANDING_PAD
+    # mremap() of the vDSO: vdso_fix_landing() moves any ip inside the image (7.x) or only the
+    # old landing pad of an ia32 syscall (6.x) (D9); the data mappings right below it (D10).
+    mremap_moves_any_ip: bool = False
+    vvar_mappings: tuple[str, ...] = ("[vvar]",)
 
     @property
     def rules(self) -> str:

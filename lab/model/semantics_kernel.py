@@ -206,4 +206,6 @@ def predict_for_kernel(kernel_bits: int, cpu: CpuIdentity, kernel: KernelFacts) 
         kernel=k,
         citations=tuple(dict.fromkeys(cites)),
         invalid_nr_result=invalid,
+        mremap_moves_any_ip=k.series7,
+        vvar_mappings=("[vvar]", "[vvar_vclock]") if k.series7 else ("[vvar]",),
     )

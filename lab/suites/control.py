@@ -35,6 +35,7 @@ __all__ = [
     "compare_fields",
     "judge_fast_return",
     "judge_fork_clone",
+    "judge_mremap",
     "judge_raw",
     "judge_restart",
     "judge_single_step",
@@ -224,6 +225,42 @@ def judge_fast_return(pred: Prediction, result: dict[str, Any]) -> tuple[Status,
     return Status.FAIL, f"{case}: {counts} of {calls} calls; the model says {insn.value}", predicted
 
 
+# ---- mremap of the vDSO (lab/guest/mremap_vdso.c) ---------------------------------------------
+
+
+def judge_mremap(pred: Prediction, result: dict[str, Any]) -> tuple[Status, str, Any]:
+    """mremap-vdso: a call that moves the vDSO through __kernel_vsyscall survives when the
+    kernel moves its ip: always on 7.x (any ip in the image), on 6.x only when the stub returns
+    at the int80 landing pad (D9, arch/x86/entry/vdso/vma.c); mremap-vdso/maps: the data
+    mappings below the vDSO (D10)."""
+    obs: dict[str, Any] = result["observed"]
+    if result["test"] == "mremap-vdso/maps":
+        want = " ".join(pred.vvar_mappings)
+        ok = obs["below_vdso"] == want
+        return (
+            Status.PASS if ok else Status.FAIL,
+            f"below the vDSO: {obs['below_vdso'] or 'nothing'}"
+            + ("" if ok else f"; the model says {want}"),
+            {"below_vdso": want},
+        )
+    at_pad = pred.landing_pad_offset == pred.fast_landing_pad_offset
+    survives = pred.mremap_moves_any_ip or at_pad
+    why = (
+        "vdso_fix_landing() moves any ip in the image"
+        if pred.mremap_moves_any_ip
+        else f"the stub returns at the landing pad: {at_pad}"
+    )
+    predicted = {"survived": survives, "why": why}
+    ok = bool(obs["survived"]) is survives
+    seen = "survived" if obs["survived"] else f"died (signal {obs['signal']}, exit {obs['exit']})"
+    return (
+        Status.PASS if ok else Status.FAIL,
+        f"mremap of the vDSO from inside it: {seen}"
+        + ("" if ok else f"; the model says {predicted}"),
+        predicted,
+    )
+
+
 # ---- running programs ----------------------------------------------------------------------
 
 
@@ -288,6 +325,11 @@ def check_fork_clone(ctx: CheckContext) -> list[Verdict]:
 def check_fast_return(ctx: CheckContext) -> list[Verdict]:
     """fast-return: the return instruction of traced vDSO calls, observed per call."""
     return _verdicts(ctx, _run(ctx, []), judge_fast_return, _prediction(ctx))
+
+
+def check_mremap(ctx: CheckContext) -> list[Verdict]:
+    """mremap-vdso: the vDSO moved by a call made through it, against vdso_fix_landing()."""
+    return _verdicts(ctx, _run(ctx, []), judge_mremap, _prediction(ctx))
 
 
 def raw_order(predictions: dict[str, RawPrediction]) -> list[str]:
@@ -365,5 +407,6 @@ CHECKS: dict[str, Check] = {
     "control-single-step": check_single_step,
     "control-fork-clone": check_fork_clone,
     "control-fast-return": check_fast_return,
+    "control-mremap": check_mremap,
     "control-raw-fast-insn": check_raw_fast_insn,
 }
