@@ -42,7 +42,10 @@ def boot_command(cell: Cell, variant_index: int, accel: Accel) -> list[str]:
     )
     argv = [a.replace("127.0.0.1:0-:22", "127.0.0.1:PORT-:22") for a in argv]
     user = unprivileged_user()
-    return [*argv, "-runas", user] if user else argv
+    if not user:
+        return argv
+    e = cell.private_emulator
+    return [*argv, *(e.runas(user) if e else ["-runas", user])]
 
 
 def describe(cells: list[Cell], accel: Accel) -> list[str]:

@@ -156,7 +156,9 @@ class QemuMachine:
             self.emulator,
         )
         user = unprivileged_user()
-        return [*cmd, "-runas", user] if user else cmd
+        if not user:
+            return cmd
+        return [*cmd, *(self.emulator.runas(user) if self.emulator else ["-runas", user])]
 
     def _preflight(self) -> None:
         if self.emulator is not None and self.emulator.unusable:

@@ -8,6 +8,7 @@ command line: the -M argument, the NIC device, and the machine the SSH transport
 from __future__ import annotations
 
 import dataclasses
+import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +58,13 @@ class Emulator:
     def start_args(self) -> list[str]:
         """The binary and its own data directories, before any other argument."""
         return [self.binary, *(a for d in self.data_dirs for a in ("-L", d))]
+
+    def runas(self, user: str) -> list[str]:
+        """Drop to user once the files are open: -runas until QEMU 9.1 removed it for
+        -run-with user= (10.0 refuses -runas: "invalid option")."""
+        m = re.match(r"(\d+)\.(\d+)", self.version)
+        new = m is not None and (int(m.group(1)), int(m.group(2))) >= (9, 1)
+        return ["-run-with", f"user={user}"] if new else ["-runas", user]
 
     def cpu_for(self, machine: str, cpu: str) -> str:
         """The -cpu argument this build gets for a profile's model on a machine type."""
