@@ -24,6 +24,7 @@ from lab.config.scenarios import select as select_scenarios
 from lab.dashboard import Dashboard
 from lab.dirs import project_root
 from lab.engine import describe, executor
+from lab.engine.emulators import add_axis_arguments, qemu_axis
 from lab.engine.hosts import parse_hosts
 from lab.engine.nightly import default_tiers, follow_newest, tiers_from_meta, tiers_to_meta
 from lab.engine.plan import RunPlan, default_jobs, kernel_choice, known_kernels, resolve_images
@@ -218,6 +219,7 @@ def _start_run(args: argparse.Namespace, kind: str) -> tuple[RunPlan, RunReport,
         "scenarios": [s.name for s in plan.scenarios],
         "jobs": plan.jobs,
         "kernels": list(plan.kernels),
+        "emulators": list(plan.emulators),
         "tiers": tiers_to_meta(plan.tiers),
     }
     return plan, RunReport(reports, args.run_id or new_run_id(), meta), root
@@ -252,6 +254,7 @@ def _make_plan(args: argparse.Namespace, resumed: RunReport | None) -> tuple[Run
         selftests_src=Path(args.selftests_src).resolve() if args.selftests_src else None,
         kernels=kernels,
         tiers=tiers,
+        emulators=qemu_axis(args.qemu, Images(root).recipe(), resumed.meta if resumed else None),
         catalog=catalog,
     )
     return plan, root
@@ -441,13 +444,7 @@ def _run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profiles", action="append", help="names or tags, comma-separated")
     p.add_argument("--scenarios", action="append", help="scenario or suite names")
     p.add_argument("--kernel", help="recipe kernel name or path to your own bzImage/vmlinux")
-    p.add_argument(
-        "--kernels",
-        action="append",
-        metavar="K,...",
-        help="run every profile on each of these kernels: series of images/recipe.yaml "
-        "(6.1, 6.12, 7.2, 7.3-rc: the flavour of the profile's bitness), kernel names or files",
-    )
+    add_axis_arguments(p)  # --kernels, --qemu
     p.add_argument("--jobs", type=int, help="guests at a time (default: number of cores)")
     p.add_argument("--accel", default="auto", choices=["auto", "tcg", "kvm"])
     p.add_argument("--reports", help="reports directory (default: ROOT/reports)")

@@ -19,17 +19,9 @@ from lab.config.scenarios import Scenario
 from lab.images.kernels import BuiltKernel
 from lab.images.sshpart import SshPart
 from lab.targets.base import TargetKind, Transport
+from lab.targets.qemuargs import SYSTEM_EMULATOR, Emulator
 
-SYSTEM_EMULATOR = "system"  # the host's own QEMU (qemu-system-* on PATH)
-
-
-@dataclass(frozen=True)
-class Emulator:
-    """One emulator build: a name for the matrix, the binary, and the version it reports."""
-
-    name: str
-    binary: str
-    version: str
+__all__ = ["SYSTEM_EMULATOR", "Cell", "Emulator", "cell_name"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +58,13 @@ class Cell:
         kernel = self.kernel.name if self.kernel else (self.kernel_label or "?")
         emulator = self.emulator.name if self.emulator else SYSTEM_EMULATOR
         return cell_name(self.profile.name, kernel, emulator)
+
+    @property
+    def private_emulator(self) -> Emulator | None:
+        """The emulator build to start, when not the host's own QEMU (which the profile's
+        binary names, as it always did)."""
+        e = self.emulator
+        return e if e is not None and e.name != SYSTEM_EMULATOR else None
 
     def boot_variants(self) -> list[MachineVariant]:
         """The machine variants its scenarios ask for, in boot order: the profile's own

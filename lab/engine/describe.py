@@ -31,11 +31,21 @@ def boot_command(cell: Cell, variant_index: int, accel: Accel) -> list[str]:
         booted = networked(booted)
     accel = Accel.TCG if booted.icount and accel is Accel.KVM else accel
     argv = qemu_command(
-        booted, cell.kernel, cell.initramfs, accel, NONCE, QMP_SOCKET, 0 if ssh else None
+        booted,
+        cell.kernel,
+        cell.initramfs,
+        accel,
+        NONCE,
+        QMP_SOCKET,
+        0 if ssh else None,
+        cell.private_emulator,
     )
     argv = [a.replace("127.0.0.1:0-:22", "127.0.0.1:PORT-:22") for a in argv]
     user = unprivileged_user()
-    return [*argv, "-runas", user] if user else argv
+    if not user:
+        return argv
+    e = cell.private_emulator
+    return [*argv, *(e.runas(user) if e else ["-runas", user])]
 
 
 def describe(cells: list[Cell], accel: Accel) -> list[str]:
@@ -65,6 +75,11 @@ def describe_cell(cell: Cell, accel: Accel) -> list[str]:
     if cell.emulator is not None:
         e = cell.emulator
         lines.append(f"  emulator {e.name}: {e.binary} {e.version}")
+        if e.env:
+            lines.append("  environment: " + " ".join(f"{k}={v}" for k, v in e.env))
+        lines += [f"  cpu [{m}]: {c} -> {run}" for m, c, run in e.cpus if c != run]
+        if e.unusable:
+            lines.append(f"  cannot boot: {e.unusable}")
     if cell.unbootable:
         lines.append(f"  cannot boot: {cell.unbootable}")
         return lines

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from lab.config.profiles import Profile
 from lab.engine.cell import Cell
+from lab.engine.emulators import build_emulators
 from lab.engine.hosts import HostRunner, spread
 from lab.engine.plan import RunPlan, cells, expand_kernels, resolve_images
 from lab.engine.runner import CellRunner, RunContext, TargetFactory
@@ -40,7 +41,14 @@ def make_target(cell: Cell, booted: Profile, accel: Accel, boot_dir: Path, key_d
         return RealMachine(booted, cell.programs["agent"], dict(cell.programs))
     assert cell.kernel is not None and cell.initramfs is not None  # plan.cells() gives both
     return QemuMachine(
-        booted, cell.kernel, cell.initramfs, boot_dir, accel, ssh=cell.ssh, key_dir=key_dir
+        booted,
+        cell.kernel,
+        cell.initramfs,
+        boot_dir,
+        accel,
+        ssh=cell.ssh,
+        key_dir=key_dir,
+        emulator=cell.private_emulator,
     )
 
 
@@ -60,7 +68,8 @@ def plan_cells(plan: RunPlan, images: Images, emit: Sink) -> tuple[list[Cell], I
             return made
         return replace(made, initramfs=images.with_ssh(made.initramfs, ssh, log=log))
 
-    return cells(plan, built, initramfs, matrix), built
+    builds = build_emulators(plan.emulators, images, log)
+    return cells(plan, built, initramfs, matrix, builds), built
 
 
 def longest_first(runners: list[CellRunner]) -> list[CellRunner]:

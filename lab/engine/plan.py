@@ -18,8 +18,10 @@ from lab.config.nightly import Tier
 from lab.config.profiles import LabHost, Profile
 from lab.config.scenarios import Scenario
 from lab.engine.cell import SYSTEM_EMULATOR, Cell, Emulator
+from lab.engine.emulators import emulator_for
 from lab.errors import ConfigError, LabError, SourceLocation
 from lab.images.builder import Images, ImageSet, LayerBuilder, Layered
+from lab.images.emulators import PrivateQemu
 from lab.images.kernels import BuiltKernel, user_kernel
 from lab.images.recipe import Recipe
 from lab.images.sshpart import SshPart
@@ -57,6 +59,9 @@ class RunPlan:
     # The nightly's tiers (vendors.yaml `nightly:`): which suites each kernel choice runs; a
     # choice in no tier runs every scenario of the plan.
     tiers: tuple[Tier, ...] = ()
+    # --qemu: emulator builds of the recipe ("system", "10.0"); each QEMU cell runs on each.
+    # Empty: the host's own QEMU only, as before the emulator axis.
+    emulators: tuple[str, ...] = ()
     catalog: Catalog = field(default_factory=load_catalog)
 
     def scenarios_for(self, profile: Profile, choice: str = "") -> list[Scenario]:
@@ -117,10 +122,23 @@ class Slot:
     profile: Profile
     why_not: str = ""
     choice: str = ""
+    emulator: str = SYSTEM_EMULATOR  # the build it runs on (--qemu)
 
 
 def expand_kernels(plan: RunPlan, recipe: Recipe) -> list[Slot]:
-    """Profiles × --kernels: each profile with the kernel it boots, and why not ("" if it can)."""
+    """Profiles × --kernels × --qemu: each profile with the kernel it boots, and why not ("" if
+    it can), on each emulator build (a real machine once: it has no emulator)."""
+    emulators = plan.emulators or (SYSTEM_EMULATOR,)
+    out: list[Slot] = []
+    for slot in _expand_kernels(plan, recipe):
+        if slot.profile.is_remote:
+            out.append(slot)  # a real machine has no emulator: one cell
+        else:
+            out += [replace(slot, emulator=e) for e in emulators]
+    return out
+
+
+def _expand_kernels(plan: RunPlan, recipe: Recipe) -> list[Slot]:
     if not plan.kernels:
         return [Slot(p) for p in plan.profiles]
     out: list[Slot] = []
@@ -170,7 +188,7 @@ def choose_transport(
 
 
 def emulator_of(profile: Profile) -> Emulator:
-    """Today every QEMU cell runs the host's own QEMU (the profile names the binary)."""
+    """The host's own QEMU for a profile (the profile names the binary)."""
     return Emulator(SYSTEM_EMULATOR, profile.qemu, qemu_version(profile.qemu))
 
 
@@ -213,6 +231,8 @@ def ia32_refused(kernel: BuiltKernel, append: tuple[str, ...]) -> str:
     )
 
 
+Builds = dict[str, PrivateQemu | str]  # private emulator name -> its build, or why none
+
 # (layers, SSH part or None) -> the initramfs with those appended (built on demand, cached)
 InitramfsFor = Callable[[tuple[str, ...], SshPart | None], Layered]
 
@@ -222,11 +242,13 @@ def cells(
     built: ImageSet,
     initramfs: InitramfsFor,
     matrix: list[Slot] | None = None,
+    builds: Builds | None = None,
 ) -> list[Cell]:
     """The matrix of this run: one cell per profile × kernel that has something left to run;
     a cell that cannot exist is kept, its scenarios skipped with the reason.
 
-    matrix: expand_kernels()'s answer (default: each profile on its own kernel)."""
+    matrix: expand_kernels()'s answer (default: each profile on its own kernel); builds: the
+    private emulator builds it names (lab.engine.emulators.build_emulators)."""
     out = []
     for slot in matrix if matrix is not None else [Slot(p) for p in plan.profiles]:
         profile = slot.profile
@@ -235,8 +257,12 @@ def cells(
             continue
         if slot.why_not:
             cell = _impossible(profile, wanted, slot.why_not)
+            if slot.emulator != SYSTEM_EMULATOR:
+                cell = replace(cell, emulator=Emulator(slot.emulator, "", ""))
         else:
             cell = _cell(plan, profile, wanted, built, initramfs)
+            if cell.kind is TargetKind.QEMU and slot.emulator != SYSTEM_EMULATOR:
+                cell = replace(cell, emulator=emulator_for(profile, slot.emulator, builds or {}))
         todo = tuple(s for s in cell.scenarios if (cell.name, s.name) not in plan.done)
         skipped = tuple((s, w) for s, w in cell.skipped if (cell.name, s.name) not in plan.done)
         if todo or skipped:

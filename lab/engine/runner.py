@@ -144,7 +144,8 @@ class CellRunner:
     def boot(self) -> tuple[Target, GuestIdentity]:
         """Boot, falling back from KVM to TCG (and remembering it) when KVM cannot run guests."""
         self.boots += 1
-        binary = self.cell.profile.qemu
+        # the KVM memo is keyed on the binary really started (a private build's own)
+        binary = self.cell.emulator.binary if self.cell.emulator else self.cell.profile.qemu
         explicit = self.ctx.accel_was_explicit
         if self.accel is Accel.KVM and not explicit and self.ctx.kvm.known_broken(binary):
             self.accel = Accel.TCG  # another guest of this run already found KVM unusable

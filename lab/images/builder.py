@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from lab.dirs import cache_dir
 from lab.errors import ImageError
-from lab.images import debian, initramfs, programs, recipe, sshpart
+from lab.images import debian, emulators, initramfs, programs, recipe, sshpart
 from lab.images.cache import Artefacts, BuildCache, Log, no_log
 from lab.images.kernels import BuiltKernel, build_kernel
 from lab.images.recipe import Pin, Recipe
@@ -90,9 +90,13 @@ class Images:
         self.debs = debs if debs is not None else cache_dir() / "debs"
         # the lab's own apt configuration, for the kernel series beyond the default one
         self.apt_dir = apt_dir if apt_dir is not None else cache_dir() / "apt"
+        # next to it: the emulators' own apt configuration and their unpacked prefixes
+        self.emulator_apt_dir = self.apt_dir.parent / "apt-emulators"
+        self.emulators_dir = self.apt_dir.parent / "emulators"
         self.log = log
         self._cache = BuildCache(root, self.build_dir)
         self._private: debian.Apt | None = None
+        self._emulator_apt: debian.Apt | None = None
 
     # -- configuration -------------------------------------------------------------------------
 
@@ -115,6 +119,21 @@ class Images:
             self._private = recipe.private_apt(self.recipe(), self.apt_dir)
         return self._private
 
+    def emulator_apt(self) -> debian.Apt:
+        """The lab's own apt configuration for the emulators' suites (bookworm-backports)."""
+        if self._emulator_apt is None:
+            self._emulator_apt = emulators.private_apt(self.recipe(), self.emulator_apt_dir)
+        return self._emulator_apt
+
+    def emulator(self, name: str, log: Log | None = None) -> emulators.PrivateQemu:
+        """A private emulator build of the recipe, unpacked once under <cache>/emulators."""
+        wanted = self.recipe().emulators.get(name)
+        if wanted is None or not wanted.packages:
+            raise ImageError(f"emulator {name!r} is not a private build of images/recipe.yaml")
+        say = log or self.log
+        root = self.emulators_dir
+        return emulators.build_prefix(wanted, self.pins(), root, lambda p: self.fetch(p, say), say)
+
     def update(self) -> dict[str, tuple[str | None, str]]:
         """Move every pin, of every series, to the newest version the mirror offers
         (recipe.update)."""
@@ -135,6 +154,8 @@ class Images:
         """The pinned .deb from the download cache, downloading it with apt-get if needed:
         through the host's apt, or the lab's own for another series' kernel
         (kernel/<series>/...)."""
+        if pin.key.startswith("emulator/"):
+            return self.emulator_apt().download(pin, self.debs, log or self.log)
         series = recipe.series_of_key(pin.key)
         rec = self.recipe() if series is not None else None
         if rec is not None and series != rec.default_series:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -82,6 +83,16 @@ class Pin:
 
 
 @dataclass(frozen=True)
+class EmulatorRecipe:
+    """An emulator build of the matrix: "system" (the host's QEMU: no packages), or Debian
+    packages of one QEMU version from a suite, pinned as emulator/<name>/<package>."""
+
+    name: str  # "system", "10.0": the QEMU version its packages must have
+    suite: str = ""
+    packages: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Recipe:
     kernels: dict[str, KernelRecipe]  # by flavour; the plain names mean the default series
     userland: dict[str, tuple[str, str]]  # name -> (package, arch)
@@ -89,6 +100,7 @@ class Recipe:
     ssh_files: dict[str, tuple[str, ...]] = field(default_factory=dict)
     series: dict[str, SeriesRecipe] = field(default_factory=dict)
     default_series: str = ""  # what the plain kernel names (cloud-amd64, 686) are
+    emulators: dict[str, EmulatorRecipe] = field(default_factory=dict)
 
     def kernel(self, name: str) -> SeriesKernel:
         """A kernel name resolved: "cloud-amd64" (the default series), "7.2/cloud-amd64"."""
@@ -226,7 +238,15 @@ def read_recipe(images_dir: Path) -> Recipe:
                 f"the default series {default} must provide every kernel of `kernels` "
                 f"(missing: {', '.join(unserved)})",
             )
-    return Recipe(kernels, userland, ssh_files, series, default)
+    return Recipe(kernels, userland, ssh_files, series, default, _emulators(doc.data))
+
+
+def _emulators(data: dict[str, Any]) -> dict[str, EmulatorRecipe]:
+    """`emulators:` (the schema checks each: system has no packages, the others a suite)."""
+    return {
+        str(name): EmulatorRecipe(str(name), e.get("suite", ""), tuple(e.get("packages", ())))
+        for name, e in (data.get("emulators") or {}).items()
+    }
 
 
 def read_lock(images_dir: Path) -> dict[str, Pin]:
@@ -292,6 +312,7 @@ def update(images_dir: Path, apt: Apt | None = None) -> dict[str, tuple[str | No
         private = apt or private_apt(recipe)
         for name in others:
             pins.update(series_kernel_pins(recipe.kernel(name), private))
+    pins.update(_emulator_pins(recipe))
     write_lock(images_dir, pins)
     return {
         key: (
@@ -374,9 +395,25 @@ def add_missing_pins(images_dir: Path) -> dict[str, str]:
             for key, pin in series_kernel_pins(recipe.kernel(name), private).items():
                 pins[key] = pin
                 added[key] = f"{pin.package} {pin.version}"
+    if any(k not in pins for k in _emulator_keys(recipe)):
+        for key, pin in _emulator_pins(recipe).items():
+            if key not in pins:
+                pins[key] = pin
+                added[key] = f"{pin.package} {pin.version}"
     if added:
         write_lock(images_dir, pins)
     return added
+
+
+def _emulator_keys(recipe: Recipe) -> list[str]:
+    return [f"emulator/{e.name}/{p}" for e in recipe.emulators.values() for p in e.packages]
+
+
+def _emulator_pins(recipe: Recipe) -> dict[str, Pin]:
+    """The private emulators' packages at the newest their suites offer (lab.images.emulators)."""
+    from lab.images import emulators
+
+    return emulators.all_newest_pins(recipe)
 
 
 def _kernel_offers(k: KernelRecipe) -> dict[str, tuple[str, str]]:
@@ -509,4 +546,6 @@ def kernel_pins(pins: dict[str, Pin], spec: SeriesKernel) -> dict[str, Pin]:
 def default_pins(pins: dict[str, Pin]) -> dict[str, Pin]:
     """The pins without the other series' kernels: the lock as the default build (and the
     layers matched to its kernel source, e.g. the x86 selftests) has always seen it."""
-    return {k: p for k, p in pins.items() if series_of_key(k) is None}
+    return {
+        k: p for k, p in pins.items() if series_of_key(k) is None and not k.startswith("emulator/")
+    }

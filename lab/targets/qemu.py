@@ -32,12 +32,12 @@ from lab.errors import BootError, GuestError
 from lab.images.kernels import BuiltKernel
 from lab.images.sshpart import SshPart
 from lab.report.results import Environment
-from lab.targets import reaping
+from lab.targets import cpumodels, reaping
 from lab.targets.accel import qemu_version
 from lab.targets.base import Accel, Target, TargetKind, Transport
 from lab.targets.console import Fault, LineSplitter
 from lab.targets.identity import GuestIdentity
-from lab.targets.qemuargs import free_port, networked, qemu_command
+from lab.targets.qemuargs import Emulator, free_port, networked, qemu_command
 from lab.targets.reaping import SOCKDIR_PREFIX, unprivileged_user
 from lab.targets.session import ConsoleLink
 from lab.targets.ssh import GUEST_AGENT, SshLink, client_key, connect
@@ -109,10 +109,14 @@ class QemuMachine:
         *,
         ssh: SshPart | None = None,
         key_dir: Path | None = None,
+        emulator: Emulator | None = None,
     ) -> None:
         self.net = net or ssh is not None  # networking + dropbear in the guest, for SSH
         self.profile = networked(profile) if self.net else profile
         self.ssh = ssh
+        # the build it runs on; None: the profile's own binary (the host's QEMU)
+        self.emulator = emulator
+        self.binary = emulator.binary if emulator else self.profile.qemu
         self.key_dir = key_dir if key_dir is not None else run_dir
         self.ssh_port: int | None = None  # host side of the forward to the guest's port 22
         # What commands go over when not the console; closed by stop().
@@ -149,15 +153,18 @@ class QemuMachine:
             self.nonce,
             self.qmp_socket,
             self.ssh_port,
+            self.emulator,
         )
         user = unprivileged_user()
-        return [*cmd, "-runas", user] if user else cmd
+        if not user:
+            return cmd
+        return [*cmd, *(self.emulator.runas(user) if self.emulator else ["-runas", user])]
 
     def _preflight(self) -> None:
-        if shutil.which(self.profile.qemu) is None:
-            raise BootError(
-                self.profile.name, f"{self.profile.qemu} not found (install qemu-system-x86)"
-            )
+        if self.emulator is not None and self.emulator.unusable:
+            raise BootError(self.profile.name, self.emulator.unusable)
+        if shutil.which(self.binary) is None:
+            raise BootError(self.profile.name, f"{self.binary} not found (install qemu-system-x86)")
         if not self.kernel.path.is_file():
             raise BootError(self.profile.name, f"kernel file not found: {self.kernel.path}")
         if self.kernel.bits != self.profile.expect.kernel_bits:
@@ -194,6 +201,7 @@ class QemuMachine:
             timeout=None,
             preexec_fn=_die_with_parent,
             dimensions=(24, 200),
+            env={**os.environ, **dict(self.emulator.env)} if self.emulator else None,
         )
         self._child.logfile_read = self._log
         self._child.delaybeforesend = None  # pexpect sleeps 50 ms before every send by default
@@ -387,10 +395,10 @@ class QemuMachine:
             kernel=self.kernel.name,
             kernel_origin=self.kernel.origin,
             kernel_release=identity.kernel_release if identity else self.kernel.release,
-            qemu=p.qemu,
-            qemu_version=qemu_version(p.qemu),
+            qemu=self.binary,
+            qemu_version=self.emulator.version if self.emulator else qemu_version(p.qemu),
             accel=self.accel.value,
-            cpu_model=p.cpu,
+            cpu_model=self.emulator.cpu_for(p.machine, p.cpu) if self.emulator else p.cpu,
             machine_type=p.machine,
             vendor=identity.vendor if identity else "",
             kernel_bits=self.kernel.bits,
@@ -400,7 +408,16 @@ class QemuMachine:
         )
 
     def guest_record(self) -> dict[str, Any]:
-        return {"ssh_port": self.ssh_port} if self.net else {}
+        """The SSH port, and the CPU model QEMU really ran (its -cpu alias resolved)."""
+        record: dict[str, Any] = {"ssh_port": self.ssh_port} if self.net else {}
+        e = self.emulator
+        cpu = e.cpu_for(self.profile.machine, self.profile.cpu) if e else self.profile.cpu
+        args = tuple(e.start_args()[1:]) if e else ()
+        models = cpumodels.definitions(
+            self.binary, self.profile.machine, args, dict(e.env) if e else None
+        )
+        record["cpu_resolved"] = cpumodels.resolved(cpu, models) if models else "unknown"
+        return record
 
     def console_capped(self) -> str | None:
         if not self.console_dropped:
@@ -478,7 +495,7 @@ class QemuMachine:
         if fatal is not None:
             raise GuestError(self.profile.name, fatal.kind, fatal.line, fatal.excerpt())
         tail = self.lines.tail()
-        qemu_said = [ln for ln in self.lines.kernel_lines if ln.startswith(self.profile.qemu + ":")]
+        qemu_said = [ln for ln in self.lines.kernel_lines if ln.startswith(self.binary + ":")]
         if any("error -8" in ln and "init" in ln for ln in self.lines.kernel_lines):
             reason = (
                 "the kernel could not execute the 32-bit /init (ENOEXEC): "
@@ -492,7 +509,7 @@ class QemuMachine:
 
     def emulator_notes(self) -> list[str]:
         """What QEMU itself warned about (e.g. CPUID features TCG cannot provide)."""
-        prefix = self.profile.qemu + ": warning:"
+        prefix = self.binary + ": warning:"
         return sorted(
             {
                 ln.split("warning:", 1)[1].strip()

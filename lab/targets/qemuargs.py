@@ -8,6 +8,7 @@ command line: the -M argument, the NIC device, and the machine the SSH transport
 from __future__ import annotations
 
 import dataclasses
+import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,41 @@ class MachineType:
     @property
     def ssh_machine(self) -> str:
         return self.for_ssh or self.name
+
+
+SYSTEM_EMULATOR = "system"  # the host's own QEMU (qemu-system-* on PATH)
+
+
+@dataclass(frozen=True)
+class Emulator:
+    """One emulator build: a name for the matrix, the binary, and the version it reports.
+
+    A private build (lab.images.emulators) also carries how it must be started to use only
+    itself: -L data directories and its environment (QEMU_MODULE_DIR), and the -cpu models it
+    pins (machine, profile's model, explicit version); unusable says why it cannot run."""
+
+    name: str
+    binary: str
+    version: str
+    data_dirs: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    cpus: tuple[tuple[str, str, str], ...] = ()  # (machine, -cpu as the profile says, as run)
+    unusable: str = ""
+
+    def start_args(self) -> list[str]:
+        """The binary and its own data directories, before any other argument."""
+        return [self.binary, *(a for d in self.data_dirs for a in ("-L", d))]
+
+    def runas(self, user: str) -> list[str]:
+        """Drop to user once the files are open: -runas until QEMU 9.1 removed it for
+        -run-with user= (10.0 refuses -runas: "invalid option")."""
+        m = re.match(r"(\d+)\.(\d+)", self.version)
+        new = m is not None and (int(m.group(1)), int(m.group(2))) >= (9, 1)
+        return ["-run-with", f"user={user}"] if new else ["-runas", user]
+
+    def cpu_for(self, machine: str, cpu: str) -> str:
+        """The -cpu argument this build gets for a profile's model on a machine type."""
+        return next((run for m, c, run in self.cpus if m == machine and c == cpu), cpu)
 
 
 MACHINE_TYPES: dict[str, MachineType] = {
@@ -108,17 +144,21 @@ def qemu_command(
     nonce: str,
     qmp_socket: Path,
     ssh_port: int | None = None,
+    emulator: Emulator | None = None,
 ) -> list[str]:
     """The full QEMU argument list for a profile.
 
     ssh_port: networking for the SSH transport (boot a profile made by networked() for it).
+    emulator: the build to run (None: the profile's own binary, as it always was).
     """
     accel = str(accel)  # an Accel is a str; the argument list holds plain strings
     multi = accel == "tcg" and profile.smp > 1 and not profile.icount
     accel_arg = "tcg,thread=multi" if multi else accel
     icount = ["-icount", "shift=0,sleep=off"] if profile.icount else []
+    start = emulator.start_args() if emulator else [profile.qemu]
+    cpu = emulator.cpu_for(profile.machine, profile.cpu) if emulator else profile.cpu
     return [
-        profile.qemu,
+        *start,
         "-nodefaults",
         "-no-user-config",
         "-display",
@@ -128,7 +168,7 @@ def qemu_command(
         "-accel",
         accel_arg,
         "-cpu",
-        profile.cpu,
+        cpu,
         "-m",
         str(profile.memory_mb),
         "-smp",
