@@ -264,6 +264,18 @@ def _kernels(data: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+def _releases(data: dict[str, Any], kernels: dict[str, str]) -> dict[str, str]:
+    """Each kernel's exact release(s) (uname -r of its guests, from verdicts and guest records),
+    for its group's header: a kernel name alone does not say which upload of a series ran."""
+    seen: dict[str, dict[str, None]] = {}
+    records = [(v["cell"], v.get("env") or {}) for v in data.get("verdicts", [])]
+    records += [(g.get("cell"), g) for g in (data.get("guests") or {}).values()]
+    for cell, r in records:
+        if cell in kernels and r.get("kernel_release"):
+            seen.setdefault(kernels[cell], {})[str(r["kernel_release"])] = None
+    return {k: ", ".join(found) for k, found in seen.items()}
+
+
 def _matrix(data: dict[str, Any]) -> str:
     """Rows are cells, grouped under their kernel (kernels and cells in order of appearance)."""
     verdicts = data.get("verdicts", [])
@@ -279,12 +291,15 @@ def _matrix(data: dict[str, Any]) -> str:
     rows = ["<table><tr><th>cell (vendor)</th>"]
     rows += [f"<th>{_e(s)}</th>" for s in scenarios]
     rows.append("</tr>")
+    releases = _releases(data, kernels)
     kernel = None
     for c in order:
         if kernels[c] != kernel:
             kernel = kernels[c]
+            release = f" ({_e(releases[kernel])})" if releases.get(kernel) else ""
             rows.append(
-                f"<tr><th class=kernel colspan={len(scenarios) + 1}>kernel {_e(kernel)}</th></tr>"
+                f"<tr><th class=kernel colspan={len(scenarios) + 1}>kernel {_e(kernel)}"
+                f"{release}</th></tr>"
             )
         vendor = (guests.get(c) or {}).get("vendor", "")
         rows.append(f"<tr><th>{_e(c)}<br><span class=meta>{_e(vendor)}</span></th>")
