@@ -276,10 +276,21 @@ def _releases(data: dict[str, Any], kernels: dict[str, str]) -> dict[str, str]:
     return {k: ", ".join(found) for k, found in seen.items()}
 
 
+def kernel_headings(data: dict[str, Any]) -> dict[str, str]:
+    """Each cell's kernel group heading ("kernel 7.2/cloud-amd64 (7.2.0-1-cloud-amd64)"): the
+    HTML matrix and the terminal's (`lab report show`) group their rows under it."""
+    kernels = _kernels(data)
+    releases = _releases(data, kernels)
+    return {
+        c: f"kernel {k}" + (f" ({releases[k]})" if releases.get(k) else "")
+        for c, k in kernels.items()
+    }
+
+
 def _matrix(data: dict[str, Any]) -> str:
     """Rows are cells, grouped under their kernel (kernels and cells in order of appearance)."""
     verdicts = data.get("verdicts", [])
-    kernels = _kernels(data)
+    kernels = kernel_headings(data)
     order = list(dict.fromkeys(str(v["cell"]) for v in verdicts))
     kernel_order = list(dict.fromkeys(kernels[c] for c in order))
     order.sort(key=lambda c: kernel_order.index(kernels[c]))
@@ -291,16 +302,11 @@ def _matrix(data: dict[str, Any]) -> str:
     rows = ["<table><tr><th>cell (vendor)</th>"]
     rows += [f"<th>{_e(s)}</th>" for s in scenarios]
     rows.append("</tr>")
-    releases = _releases(data, kernels)
     kernel = None
     for c in order:
         if kernels[c] != kernel:
             kernel = kernels[c]
-            release = f" ({_e(releases[kernel])})" if releases.get(kernel) else ""
-            rows.append(
-                f"<tr><th class=kernel colspan={len(scenarios) + 1}>kernel {_e(kernel)}"
-                f"{release}</th></tr>"
-            )
+            rows.append(f"<tr><th class=kernel colspan={len(scenarios) + 1}>{_e(kernel)}</th></tr>")
         vendor = (guests.get(c) or {}).get("vendor", "")
         rows.append(f"<tr><th>{_e(c)}<br><span class=meta>{_e(vendor)}</span></th>")
         for s in scenarios:

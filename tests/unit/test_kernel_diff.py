@@ -4,14 +4,16 @@ in one run and across two (one of them a schema-1 report), with clear errors."""
 from __future__ import annotations
 
 import argparse
+import io
 import json
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from lab import cli
 from lab.errors import LabError
-from lab.report import kernel_diff
+from lab.report import browse, kernel_diff
 from lab.report.history import load
 from lab.report.results import Environment, Status, Verdict
 from lab.report.run import RunReport
@@ -251,3 +253,29 @@ def test_the_run_diff_is_unchanged_without_kernels(tmp_path: Path) -> None:
     assert parsed.run_b is None and parsed.kernels is None  # run_b None = latest
     assert kernel_diff.command(tmp_path, parsed) == 0
     assert load(tmp_path / "latest")["run_id"] == "20260102-000000-bbbb"
+
+
+def shown(run: Path) -> str:
+    """What `lab report show` prints for a run directory."""
+    console = Console(width=160, file=io.StringIO(), force_terminal=False)
+    browse.show_matrix(console, load(run), run)
+    return console.file.getvalue()  # type: ignore[attr-defined,no-any-return]
+
+
+def test_show_groups_the_matrix_by_kernel_when_a_run_has_several(tmp_path: Path) -> None:
+    mixed = [ONE_RUN[6], ONE_RUN[0], ONE_RUN[8], ONE_RUN[3]]  # kernels interleaved
+    text = shown(write_run(tmp_path, "20260101-000000-aaaa", mixed))
+    order = [
+        text.index(s)
+        for s in (
+            "kernel 6.12/cloud-amd64 (6.12.43+deb13-cloud-amd64)",
+            "amd-syscall32@6.12/cloud-amd64",
+            "intel-sep@6.12/cloud-amd64",
+            "kernel 7.2/cloud-amd64 (7.2.0-1-cloud-amd64)",
+            "unknown-int80@7.2/cloud-amd64",
+            "intel-sep@7.2/cloud-amd64",
+        )
+    ]
+    assert order == sorted(order)
+    single = shown(write_run(tmp_path, "20260102-000000-bbbb", ONE_RUN[:1]))
+    assert "kernel 6.12" not in single and "intel-sep@6.12/cloud-amd64" in single
