@@ -43,7 +43,7 @@ from lab.images.builder import Images
 from lab.images.kernels import user_kernel
 from lab.images.recipe import Recipe
 from lab.model import CpuIdentity, explain, kernel_facts
-from lab.report import browse, history, trend
+from lab.report import browse, history, kernel_diff, trend
 from lab.report.html import write_html
 from lab.report.run import RunReport, new_run_id
 from lab.suites import load_catalog
@@ -406,8 +406,7 @@ def cmd_report_show(args: argparse.Namespace) -> int:
 
 
 def cmd_report_diff(args: argparse.Namespace) -> int:
-    browse.diff_runs(_find_run(args, args.run_a), _find_run(args, args.run_b))
-    return EXIT_OK
+    return kernel_diff.command(_reports(args), args, _say)
 
 
 def cmd_report_trend(args: argparse.Namespace) -> int:
@@ -552,9 +551,8 @@ def build_parser() -> argparse.ArgumentParser:
     show = rsub.add_parser("show", help="the matrix of a run (default: latest)")
     show.add_argument("run", nargs="?", help="run id, unique prefix or 'latest'")
     show.set_defaults(func=cmd_report_show)
-    d = rsub.add_parser("diff", help="what changed between two runs")
-    d.add_argument("run_a")
-    d.add_argument("run_b", nargs="?", default="latest")
+    d = rsub.add_parser("diff", help="what changed between two runs, or two kernels")
+    kernel_diff.add_arguments(d)
     d.set_defaults(func=cmd_report_diff)
     t = rsub.add_parser(
         "trend", help="per-path costs of the newest run against earlier runs (perf suite)"

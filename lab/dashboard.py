@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -197,11 +198,17 @@ class Dashboard:
         self.live.__exit__(None, None, None)
 
 
-def matrix_table(verdicts: list[dict[str, Any]], title: str = "") -> Table:
+def matrix_table(
+    verdicts: list[dict[str, Any]], title: str = "", groups: Mapping[str, str] | None = None
+) -> Table:
     """The cell x scenario matrix (worst status of each) from verdict dicts of any schema
-    version; an ERROR names its error kind(s), e.g. "ERROR boot"."""
+    version; an ERROR names its error kind(s), e.g. "ERROR boot". With ``groups`` (cell ->
+    heading, e.g. its kernel and release) the rows are grouped, each group under its heading."""
     placed = [(verdict_cell(v), v) for v in verdicts]
     rows = list(dict.fromkeys(c for c, _ in placed))
+    headings = {c: (groups or {}).get(c, "") for c in rows}
+    order = list(dict.fromkeys(headings.values()))
+    rows.sort(key=lambda c: order.index(headings[c]))
     scenarios = list(dict.fromkeys(v["scenario"] for v in verdicts))
     cells: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for c, v in placed:
@@ -210,7 +217,13 @@ def matrix_table(verdicts: list[dict[str, Any]], title: str = "") -> Table:
     table.add_column("cell", no_wrap=True)
     for s in scenarios:
         table.add_column(s, justify="center")
+    heading = ""
     for c in rows:
+        if groups and headings[c] != heading:
+            heading = headings[c]
+            if table.row_count:
+                table.add_section()
+            table.add_row(Text(heading, style="bold"), *([""] * len(scenarios)))
         row: list[Any] = [c]
         for s in scenarios:
             vs = cells.get((c, s))

@@ -11,6 +11,8 @@ from rich.table import Table
 
 from lab.dashboard import guests_table, legend, matrix_table
 from lab.report import history
+from lab.report.compat import upgrade
+from lab.report.html import kernel_headings
 
 
 def show_matrix(console: Console, data: dict[str, Any], run_dir: Path) -> None:
@@ -19,10 +21,17 @@ def show_matrix(console: Console, data: dict[str, Any], run_dir: Path) -> None:
     if data.get("guests"):
         console.print(guests_table(data["guests"]))
     if data["verdicts"]:
-        console.print(matrix_table(data["verdicts"], title))
+        console.print(matrix_table(data["verdicts"], title, _kernel_groups(data)))
         console.print(legend())
     counts = ", ".join(f"{n} {s}" for s, n in data.get("counts", {}).items() if n)
     console.print(f"{counts or 'no verdicts'}; report: {run_dir}")
+
+
+def _kernel_groups(data: dict[str, Any]) -> dict[str, str] | None:
+    """Cell -> its kernel heading when the run has cells on more than one kernel (the kernel
+    axis), so each kernel's rows stand together as in report.html; None for one kernel."""
+    headings = kernel_headings(upgrade(data))
+    return headings if len(set(headings.values())) > 1 else None
 
 
 def list_runs(reports: Path, last: int | None) -> None:

@@ -264,10 +264,33 @@ def _kernels(data: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+def _releases(data: dict[str, Any], kernels: dict[str, str]) -> dict[str, str]:
+    """Each kernel's exact release(s) (uname -r of its guests, from verdicts and guest records),
+    for its group's header: a kernel name alone does not say which upload of a series ran."""
+    seen: dict[str, dict[str, None]] = {}
+    records = [(v["cell"], v.get("env") or {}) for v in data.get("verdicts", [])]
+    records += [(g.get("cell"), g) for g in (data.get("guests") or {}).values()]
+    for cell, r in records:
+        if cell in kernels and r.get("kernel_release"):
+            seen.setdefault(kernels[cell], {})[str(r["kernel_release"])] = None
+    return {k: ", ".join(found) for k, found in seen.items()}
+
+
+def kernel_headings(data: dict[str, Any]) -> dict[str, str]:
+    """Each cell's kernel group heading ("kernel 7.2/cloud-amd64 (7.2.0-1-cloud-amd64)"): the
+    HTML matrix and the terminal's (`lab report show`) group their rows under it."""
+    kernels = _kernels(data)
+    releases = _releases(data, kernels)
+    return {
+        c: f"kernel {k}" + (f" ({releases[k]})" if releases.get(k) else "")
+        for c, k in kernels.items()
+    }
+
+
 def _matrix(data: dict[str, Any]) -> str:
     """Rows are cells, grouped under their kernel (kernels and cells in order of appearance)."""
     verdicts = data.get("verdicts", [])
-    kernels = _kernels(data)
+    kernels = kernel_headings(data)
     order = list(dict.fromkeys(str(v["cell"]) for v in verdicts))
     kernel_order = list(dict.fromkeys(kernels[c] for c in order))
     order.sort(key=lambda c: kernel_order.index(kernels[c]))
@@ -283,9 +306,7 @@ def _matrix(data: dict[str, Any]) -> str:
     for c in order:
         if kernels[c] != kernel:
             kernel = kernels[c]
-            rows.append(
-                f"<tr><th class=kernel colspan={len(scenarios) + 1}>kernel {_e(kernel)}</th></tr>"
-            )
+            rows.append(f"<tr><th class=kernel colspan={len(scenarios) + 1}>{_e(kernel)}</th></tr>")
         vendor = (guests.get(c) or {}).get("vendor", "")
         rows.append(f"<tr><th>{_e(c)}<br><span class=meta>{_e(vendor)}</span></th>")
         for s in scenarios:

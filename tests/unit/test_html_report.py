@@ -136,3 +136,36 @@ def test_matrix_rows_are_cells_grouped_by_kernel() -> None:
         )
     ]
     assert order == sorted(order)
+
+
+def test_kernel_groups_are_headed_by_their_exact_releases() -> None:
+    def v(cell: str, release: str | None) -> dict[str, Any]:
+        kernel = cell.split("@")[1]
+        env = {"kernel": kernel, "kernel_release": release, "accel": "tcg"} if release else None
+        profile = cell.split("@")[0]
+        return {"cell": cell, "profile": profile, "scenario": "s", "status": "pass", "env": env}
+
+    data = {
+        "schema_version": 2,
+        "run_id": "r1",
+        "verdicts": [
+            v("a@6.12/cloud-amd64", "6.12.43+deb13-cloud-amd64"),
+            v("a@7.2/cloud-amd64", "7.2.0-1-cloud-amd64"),
+            v("b@7.2/cloud-amd64", None),  # never booted: its guest record has the release
+            v("c@7.3-rc/cloud-amd64", None),  # no release anywhere: the name alone
+        ],
+        "guests": {"b@7.2/cloud-amd64": {"cell": "b@7.2/cloud-amd64", "kernel_release": "7.2.0-2"}},
+    }
+    page = render_html(data, plots=False)
+    order = [
+        page.index(s)
+        for s in (
+            "kernel 6.12/cloud-amd64 (6.12.43+deb13-cloud-amd64)</th>",
+            "<th>a@6.12/cloud-amd64<br>",
+            "kernel 7.2/cloud-amd64 (7.2.0-1-cloud-amd64, 7.2.0-2)</th>",
+            "<th>a@7.2/cloud-amd64<br>",
+            "<th>b@7.2/cloud-amd64<br>",
+            "kernel 7.3-rc/cloud-amd64</th>",
+        )
+    ]
+    assert order == sorted(order)
