@@ -13,6 +13,7 @@ A kernel is named as the user thinks of it: a series (6.1, 7.3-rc), a kernel nam
 from __future__ import annotations
 
 import argparse
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -160,6 +161,41 @@ class ProfileDiff:
     before: KernelCell | None
     after: KernelCell | None
     changes: tuple[Change, ...]  # keys are scenario[/path] [accel], without the cell
+    # Same status on both kernels, different observation: (key, before, after) as short JSON.
+    # Between versions this is the interesting part: the kernel changed and the model followed.
+    observed: tuple[tuple[str, str, str], ...] = ()
+
+
+OBSERVED_SHOWN = 12  # per profile; the rest are counted
+OBSERVED_WIDTH = 60  # characters of each side's JSON
+
+
+def _observations(data: Mapping[str, Any], cell: str) -> dict[str, str]:
+    """A cell's observations (compact JSON) keyed like _statuses(); perf samples left out."""
+    prefix = f"{cell}/"
+    out = {}
+    for v in data.get("verdicts") or []:
+        if v["cell"] != cell or v.get("observed") is None:
+            continue
+        seen = v["observed"]
+        if isinstance(seen, dict):
+            seen = {k: x for k, x in seen.items() if "samples" not in k}
+        out[verdict_key(v).removeprefix(prefix)] = json.dumps(seen, sort_keys=True)
+    return out
+
+
+def _shifts(
+    before: dict[str, Status],
+    after: dict[str, Status],
+    seen_a: dict[str, str],
+    seen_b: dict[str, str],
+) -> tuple[tuple[str, str, str], ...]:
+    """Paths whose status is the same on both kernels but whose observation is not."""
+    return tuple(
+        (k, seen_a[k], seen_b[k])
+        for k in before
+        if after.get(k) is before[k] and k in seen_a and k in seen_b and seen_a[k] != seen_b[k]
+    )
 
 
 def _statuses(data: Mapping[str, Any], cell: str) -> dict[str, Status]:
@@ -206,9 +242,14 @@ def compare(
     for group in dict.fromkeys([*a_cells, *b_cells]):
         before, after = a_cells.get(group), b_cells.get(group)
         changes: tuple[Change, ...] = ()
+        shifts: tuple[tuple[str, str, str], ...] = ()
         if before and after:
-            changes = _changes(_statuses(a, before.cell), _statuses(b, after.cell))
-        out.append(ProfileDiff(group, before, after, changes))
+            st_a, st_b = _statuses(a, before.cell), _statuses(b, after.cell)
+            changes = _changes(st_a, st_b)
+            shifts = _shifts(
+                st_a, st_b, _observations(a, before.cell), _observations(b, after.cell)
+            )
+        out.append(ProfileDiff(group, before, after, changes, shifts))
     return out
 
 
@@ -231,10 +272,21 @@ def _profile_lines(d: ProfileDiff, k1: str, k2: str) -> list[str]:
         ]
     head = f"{d.group}: {d.before.cell} ({_releases_text(d.before.releases)}) -> "
     head += f"{d.after.cell} ({_releases_text(d.after.releases)})"
-    if not d.changes:
-        return [head, "  no verdict changed"]
-    width = max(len(c.key) for c in d.changes)
-    return [head, *(f"  {c.key:<{width}}  {_change_text(c)}" for c in d.changes)]
+    lines = [head]
+    if d.changes:
+        width = max(len(c.key) for c in d.changes)
+        lines += [f"  {c.key:<{width}}  {_change_text(c)}" for c in d.changes]
+    else:
+        lines.append("  no verdict changed")
+    for key, was, now in d.observed[:OBSERVED_SHOWN]:
+        lines.append(f"  {key}  same status, observed {_short(was)} -> {_short(now)}")
+    if len(d.observed) > OBSERVED_SHOWN:
+        lines.append(f"  ... and {len(d.observed) - OBSERVED_SHOWN} more with other observations")
+    return lines
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= OBSERVED_WIDTH else text[: OBSERVED_WIDTH - 3] + "..."
 
 
 def _side_text(run_id: str, ref: str, cells: Mapping[str, KernelCell]) -> str:

@@ -279,3 +279,23 @@ def test_show_groups_the_matrix_by_kernel_when_a_run_has_several(tmp_path: Path)
     assert order == sorted(order)
     single = shown(write_run(tmp_path, "20260102-000000-bbbb", ONE_RUN[:1]))
     assert "kernel 6.12" not in single and "intel-sep@6.12/cloud-amd64" in single
+
+
+def test_same_status_with_another_observation_is_shown(tmp_path: Path) -> None:
+    """Between versions the kernel may change and the model follow (7.3's tracer-written nr):
+    every verdict passes on both, and the diff still shows what the guests saw differently."""
+    runs = []
+    for kernel, eax in (("7.2/cloud-amd64", "0xffffffda"), ("7.3-rc/cloud-amd64", "0x4d41524b")):
+        cell = f"intel-sep@{kernel}"
+        v = verdict(cell, "tracer-nr", "pass", "tracer-nr/int80/out-of-range")
+        v.observed = {"eax": eax, "samples": [1, 2]}
+        same = verdict(cell, "vdso-entry", "pass")
+        same.observed = {"path": "sysenter"}
+        runs += [v, same]
+    run = write_run(tmp_path, "20261202-000000-aaaa", runs)
+    lines = kernel_diff.kernel_diff(run, run, ("7.2", "7.3-rc"))
+    shown = [line for line in lines if "same status" in line]
+    assert len(shown) == 1, lines
+    assert "tracer-nr/int80/out-of-range" in shown[0]
+    assert '"eax": "0xffffffda"} -> {"eax": "0x4d41524b"}' in shown[0]
+    assert "samples" not in shown[0]
