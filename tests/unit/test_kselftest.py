@@ -37,6 +37,7 @@ INTEL_SEP = kexp.GuestFacts(
     kernel_bits=64,
     accel="tcg",
     qemu_version="7.2.22",
+    kernel_version="6.1.176",
 )
 I386_INTEL_SEP = kexp.GuestFacts(
     profile="i386-intel-sep",
@@ -46,6 +47,7 @@ I386_INTEL_SEP = kexp.GuestFacts(
     kernel_bits=32,
     accel="tcg",
     qemu_version="7.2.22",
+    kernel_version="6.1.176",
 )
 
 
