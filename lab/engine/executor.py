@@ -24,7 +24,8 @@ from lab.engine.plan import RunPlan, cells, expand_kernels, resolve_images
 from lab.engine.runner import CellRunner, RunContext, TargetFactory
 from lab.errors import LabError
 from lab.events import Event, Kind, Sink
-from lab.images.builder import Images, ImageSet, Layered
+from lab.images.builder import Images, ImageSet, Layered, for_kernel
+from lab.images.kernels import BuiltKernel
 from lab.images.sshpart import SshPart
 from lab.report.run import RunReport
 from lab.targets.accel import choose_accel
@@ -58,12 +59,14 @@ def plan_cells(plan: RunPlan, images: Images, emit: Sink) -> tuple[list[Cell], I
     bootable = [s.profile for s in matrix if not s.why_not]
     built = resolve_images(images, bootable, lambda m: emit(Event(Kind.IMAGES, message=m)))
     layers = plan.layer_builders()
+    recipe = images.recipe()
 
     def log(message: str) -> None:
         emit(Event(Kind.IMAGES, message=message))
 
-    def initramfs(names: tuple[str, ...], ssh: SshPart | None) -> Layered:
-        made = images.layered(built.initramfs, {n: layers[n] for n in names}, log=log)
+    def initramfs(names: tuple[str, ...], ssh: SshPart | None, kernel: BuiltKernel) -> Layered:
+        builders = {n: for_kernel(layers[n], kernel, recipe) for n in names}
+        made = images.layered(built.initramfs, builders, log=log)
         if ssh is None:
             return made
         return replace(made, initramfs=images.with_ssh(made.initramfs, ssh, log=log))

@@ -233,8 +233,9 @@ def ia32_refused(kernel: BuiltKernel, append: tuple[str, ...]) -> str:
 
 Builds = dict[str, PrivateQemu | str]  # private emulator name -> its build, or why none
 
-# (layers, SSH part or None) -> the initramfs with those appended (built on demand, cached)
-InitramfsFor = Callable[[tuple[str, ...], SshPart | None], Layered]
+# (layers, SSH part or None, the cell's kernel) -> the initramfs with those appended (built on
+# demand, cached; a layer that depends on the kernel, the x86 selftests, is that kernel's)
+InitramfsFor = Callable[[tuple[str, ...], SshPart | None, BuiltKernel], Layered]
 
 
 def cells(
@@ -318,7 +319,7 @@ def _cell(
         if transport is Transport.SSH and ssh is None
         else ""
     )
-    made = None if unbootable else initramfs(layers, ssh)
+    made = None if unbootable else initramfs(layers, ssh, kernel)
     return Cell(
         profile,
         TargetKind.QEMU,

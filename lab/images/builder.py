@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from lab.dirs import cache_dir
 from lab.errors import ImageError
@@ -47,6 +47,9 @@ class LayerBuild:
 
     cpio: Path
     result: Any = None
+    # which build of the layer this is ("7.2": the selftests of kernel series 7.2), "" if it has
+    # one build only: part of the layered initramfs' name, so that builds never share a file
+    variant: str = ""
 
 
 class LayerBuilder(Protocol):
@@ -56,6 +59,21 @@ class LayerBuilder(Protocol):
     images.artefacts() (and must not hold that while calling layered())."""
 
     def __call__(self, images: Images, log: Log) -> LayerBuild: ...
+
+
+@runtime_checkable
+class KernelMatched(Protocol):
+    """A layer builder whose layer depends on the cell's kernel (the x86 selftests of the
+    kernel's own series): the engine asks it for the builder of each cell's kernel."""
+
+    def __call__(self, images: Images, log: Log) -> LayerBuild: ...
+
+    def for_kernel(self, kernel: BuiltKernel, recipe: Recipe) -> LayerBuilder: ...
+
+
+def for_kernel(layer: LayerBuilder, kernel: BuiltKernel, recipe: Recipe) -> LayerBuilder:
+    """The builder of a layer for one cell's kernel (itself, unless it is KernelMatched)."""
+    return layer.for_kernel(kernel, recipe) if isinstance(layer, KernelMatched) else layer
 
 
 @dataclass(frozen=True)
@@ -249,7 +267,10 @@ class Images:
         with self.artefacts() as artefacts:
             target = initramfs.with_layers(
                 base,
-                {name: b.cpio for name, b in builds.items()},
+                {
+                    f"{name}-{b.variant}" if b.variant else name: b.cpio
+                    for name, b in builds.items()
+                },
                 self.build_dir,
                 artefacts,
                 say,

@@ -172,9 +172,10 @@ def resolve_kernel(recipe: Recipe, name: str) -> SeriesKernel:
 
 
 def series_of_key(key: str) -> str | None:
-    """The series of a pin key (kernel/7.2/cloud-amd64/base → "7.2"), None for the others."""
+    """The series of a pin key (kernel/7.2/cloud-amd64/base, source/7.2/linux-source → "7.2"),
+    None for the others (kernel/<flavour> of the default series, userland/...)."""
     parts = key.split("/")
-    if len(parts) >= 3 and parts[0] == "kernel" and SERIES_NAME.match(parts[1]):
+    if len(parts) >= 3 and parts[0] in ("kernel", "source") and SERIES_NAME.match(parts[1]):
         return parts[1]
     return None
 
@@ -313,6 +314,7 @@ def update(images_dir: Path, apt: Apt | None = None) -> dict[str, tuple[str | No
         for name in others:
             pins.update(series_kernel_pins(recipe.kernel(name), private))
     pins.update(_emulator_pins(recipe))
+    pins.update(_sources(recipe, pins, (apt or private_apt(recipe)) if others else None))
     write_lock(images_dir, pins)
     return {
         key: (
@@ -352,6 +354,13 @@ def update_following(images_dir: Path, apt: Apt | None = None) -> dict[str, tupl
                 old = f"{before.package} {before.version}" if before else None
                 moved[key] = (old, f"{pin.package} {pin.version}")
                 pins[key] = pin
+    series = sorted({recipe.kernel(n).series for n in following})
+    for key, pin in _sources(recipe, pins, private, series).items():
+        if pins.get(key) != pin:  # the series' source moves with its kernels
+            before = pins.get(key)
+            old = f"{before.package} {before.version}" if before else None
+            moved[key] = (old, f"{pin.package} {pin.version}")
+            pins[key] = pin
     if moved:
         write_lock(images_dir, pins)
     return moved
@@ -400,6 +409,7 @@ def add_missing_pins(images_dir: Path) -> dict[str, str]:
             if key not in pins:
                 pins[key] = pin
                 added[key] = f"{pin.package} {pin.version}"
+    added.update(_add_missing_sources(recipe, pins))
     if added:
         write_lock(images_dir, pins)
     return added
@@ -414,6 +424,31 @@ def _emulator_pins(recipe: Recipe) -> dict[str, Pin]:
     from lab.images import emulators
 
     return emulators.all_newest_pins(recipe)
+
+
+def _sources(
+    recipe: Recipe, pins: dict[str, Pin], apt: Apt | None, only: list[str] | None = None
+) -> dict[str, Pin]:
+    """The series' linux-source pins at their kernels' versions (lab.images.sourcepins)."""
+    from lab.images import sourcepins  # it builds on this module's types
+
+    if not recipe.series:
+        return {}
+    others = [s for s in (only or recipe.series) if s != recipe.default_series]
+    private = apt if apt is not None or not others else private_apt(recipe)
+    return sourcepins.source_pins(recipe, pins, private, only)
+
+
+def _add_missing_sources(recipe: Recipe, pins: dict[str, Pin]) -> dict[str, str]:
+    """Pin the linux-source of every series that has none (into pins); key -> what."""
+    from lab.images.sourcepins import source_key
+
+    missing = [s for s in recipe.series if source_key(s) not in pins]
+    if not missing:
+        return {}
+    fresh = _sources(recipe, pins, None, missing)
+    pins.update(fresh)
+    return {k: f"{p.package} {p.version}" for k, p in fresh.items()}
 
 
 def _kernel_offers(k: KernelRecipe) -> dict[str, tuple[str, str]]:
@@ -544,8 +579,8 @@ def kernel_pins(pins: dict[str, Pin], spec: SeriesKernel) -> dict[str, Pin]:
 
 
 def default_pins(pins: dict[str, Pin]) -> dict[str, Pin]:
-    """The pins without the other series' kernels: the lock as the default build (and the
-    layers matched to its kernel source, e.g. the x86 selftests) has always seen it."""
+    """The pins without the series-keyed ones (kernel/<series>/..., source/<series>/...): the
+    lock as the default build has always seen it; nor the private emulators' pins."""
     return {
         k: p for k, p in pins.items() if series_of_key(k) is None and not k.startswith("emulator/")
     }

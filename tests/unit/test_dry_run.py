@@ -39,8 +39,9 @@ def synthetic_images(root: Path) -> ImageSet:
     return ImageSet(build / "initramfs.cpio", kernels, {}, ssh=ssh, programs=programs)
 
 
-def initramfs_for(layers: tuple[str, ...], ssh: SshPart | None) -> Layered:
-    name = "initramfs" + "".join(f"+{n}" for n in layers)
+def initramfs_for(layers: tuple[str, ...], ssh: SshPart | None, kernel: BuiltKernel) -> Layered:
+    """As the executor names them: a kernel-matched layer (the selftests) by its series."""
+    name = "initramfs" + "".join(f"+{n}-{kernel.series or '6.1'}" for n in layers)
     name += f"+ssh-{ssh.kernel}" if ssh else ""
     return Layered(Path("images/build") / f"{name}.cpio")
 

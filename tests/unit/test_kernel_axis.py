@@ -53,7 +53,7 @@ def _built() -> ImageSet:
     return ImageSet(Path("i"), kernels, {})
 
 
-def _initramfs(layers: tuple[str, ...], ssh: SshPart | None) -> Layered:
+def _initramfs(layers: tuple[str, ...], ssh: SshPart | None, kernel: BuiltKernel) -> Layered:
     return Layered(Path("i"))
 
 

@@ -204,9 +204,12 @@ CLASSIC_612 = (
 
 def rc(n: int, c: str) -> tuple[tuple[str, str, str, str], ...]:
     v = f"7.3~rc{n}-1~exp1"
-    return tuple(
-        (f"linux-{p}-7.3-cloud-amd64", v, "experimental", sha(c))
-        for p in ("binary-unsigned", "base", "modules")
+    return (
+        *(
+            (f"linux-{p}-7.3-cloud-amd64", v, "experimental", sha(c))
+            for p in ("binary-unsigned", "base", "modules")
+        ),
+        ("linux-source-7.3", v, "experimental", sha(c)),  # the series' source, same upload
     )
 
 
@@ -281,6 +284,11 @@ def test_update_following_moves_only_the_newest_series(images: Path) -> None:
             "linux-modules-7.3-cloud-amd64 7.3~rc7-1~exp1",
             "linux-modules-7.3-cloud-amd64 7.3~rc8-1~exp1",
         ),
+        # the series' selftests source moves with its kernel
+        "source/7.3-rc/linux-source": (
+            "linux-source-7.3 7.3~rc7-1~exp1",
+            "linux-source-7.3 7.3~rc8-1~exp1",
+        ),
     }
     after = read_lock(images)
     assert after["kernel/7.3-rc/cloud-amd64"] == Pin(
@@ -290,8 +298,8 @@ def test_update_following_moves_only_the_newest_series(images: Path) -> None:
         "7.3~rc8-1~exp1",
         sha("9"),
     )
-    unchanged = {k: p for k, p in after.items() if not k.startswith("kernel/7.3-rc/")}
-    assert unchanged == {k: p for k, p in before.items() if not k.startswith("kernel/7.3-rc/")}
+    unchanged = {k: p for k, p in after.items() if rec.series_of_key(k) != "7.3-rc"}
+    assert unchanged == {k: p for k, p in before.items() if rec.series_of_key(k) != "7.3-rc"}
     assert rec.update_following(images, apt) == {}, "nothing new: nothing moves"
 
 

@@ -15,7 +15,7 @@ import os
 import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +25,12 @@ from lab.images import debian
 from lab.images.builder import Images, LayerBuild
 from lab.images.cache import Log, hash_strings
 from lab.images.cpio import Entry, write_newc
+from lab.images.kernels import BuiltKernel
+from lab.images.recipe import Recipe
 from lab.suites.kselftest.names import LAYER
-from lab.suites.kselftest.source import Source, selftests_source
+from lab.suites.kselftest.source import Source, selftests_series, selftests_source
 
-BUILDER_VERSION = "3"
+BUILDER_VERSION = "4"  # 4: one build per kernel series
 BUILD_JOBS = 2
 # Linked into every test: stdout line-buffered as on a terminal (it is a pipe to the agent), so
 # the output up to a crash of the guest is not lost in a stdio buffer. The tests are unchanged.
@@ -54,6 +56,12 @@ class BuildResult:
     built: dict[str, Path]  # binary name → host path
     broken: dict[str, str]  # binary name → compiler output
     info: dict[str, Any] = field(default_factory=dict)
+
+    def has_target(self, test: str) -> bool:
+        """Whether the source's Makefile names the test (a build without a target list, as
+        old build records are, is assumed to have every test)."""
+        targets = self.info.get("targets")
+        return not isinstance(targets, list) or test in targets or test in self.built
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -172,14 +180,18 @@ def layer_cpio(result: BuildResult) -> bytes:
     return buf.getvalue()
 
 
-def build_layer(images: Images, log: Log, tree: Path | None = None) -> LayerBuild:
+def build_layer(images: Images, log: Log, tree: Path | None = None, series: str = "") -> LayerBuild:
     """The kselftest-x86 initramfs layer (cached by source, toolchain and builder version),
-    from the kernel tree `tree` if given, else from Debian's linux-source."""
-    base = images.build_dir / LAYER
+    from the kernel tree `tree` if given, else from the kernel series' pinned linux-source.
+    Each source builds in its own directory (kselftest-x86/<series> or kselftest-x86/user), so
+    every series' build stays cached beside the others and cells of one series share it."""
+    variant = "user" if tree is not None else images_series(images, series)
+    base = images.build_dir / LAYER / variant
     target = base / "layer.cpio"
     info_file = base / "build.json"
+    name = f"layer/{LAYER}/{variant}"
     with images.artefacts() as artefacts:  # one builder per checkout: extraction and build shared
-        source = selftests_source(images, log, tree)
+        source = selftests_source(images, log, tree, variant)
         tools = toolchain()
         key = hash_strings(
             BUILDER_VERSION,
@@ -189,15 +201,15 @@ def build_layer(images: Images, log: Log, tree: Path | None = None) -> LayerBuil
             tools["gcc"],
             tools["linux_libc_dev"],
         )
-        if artefacts.cached(f"layer/{LAYER}", key) is not None:
-            return LayerBuild(target, _load_result(info_file, base / "bin"))
+        if artefacts.cached(name, key) is not None:
+            return LayerBuild(target, _load_result(info_file, base / "bin"), variant)
         result = build_selftests(source, base / "bin", log)
         result.info.update(tools)
         result.info["source"] = source.info
         atomic_write(target, layer_cpio(result))
         atomic_write(info_file, (json.dumps(result.to_json(), indent=1) + "\n").encode())
         artefacts.record(
-            f"layer/{LAYER}",
+            name,
             key,
             [target, info_file],
             origin=source.origin,
@@ -206,20 +218,36 @@ def build_layer(images: Images, log: Log, tree: Path | None = None) -> LayerBuil
             broken=sorted(result.broken),
             **tools,
         )
-    return LayerBuild(target, result)
+    return LayerBuild(target, result, variant)
+
+
+def images_series(images: Images, series: str) -> str:
+    """The recipe series whose source a layer for `series` is built from (the default one for
+    "" or a name the recipe lacks)."""
+    rec = images.recipe()
+    return series if series in rec.series else rec.default_series
 
 
 @dataclass(frozen=True)
 class KselftestLayer:
     """The kselftest-x86 layer builder (a lab.images.builder.LayerBuilder): the selftests
-    built from the kernel tree `source` (`lab run --selftests-src`), or from Debian's
-    linux-source at the pinned kernels' version if None. Its LayerBuild.result is the
-    BuildResult the check reads (CheckContext.layers["kselftest-x86"])."""
+    built from the kernel tree `source` (`lab run --selftests-src`: every cell), or from the
+    pinned linux-source of kernel series `series` ("": the default series). for_kernel() is
+    how the engine gives each cell its own kernel's (lab.images.builder.KernelMatched). Its
+    LayerBuild.result is the BuildResult the check reads (CheckContext.layers["kselftest-x86"])."""
 
     source: Path | None = None
+    series: str = ""
 
     def __call__(self, images: Images, log: Log) -> LayerBuild:
-        return build_layer(images, log, self.source)
+        return build_layer(images, log, self.source, self.series)
+
+    def for_kernel(self, kernel: BuiltKernel, recipe: Recipe) -> KselftestLayer:
+        """The layer for a cell's kernel: its series' selftests (a user's kernel: the series of
+        its release), unless a user tree was given, which every cell uses."""
+        if self.source is not None:
+            return self
+        return replace(self, series=selftests_series(recipe, kernel.series, kernel.release))
 
 
 def _load_result(info_file: Path, bin_dir: Path) -> BuildResult:

@@ -58,7 +58,16 @@ class _Recorder:
         return [text for cid, text in frames if cid == newest]
 
 
+def kernel_version(ctx: CheckContext) -> str:
+    """The booted kernel's version for expectation ranges: the model's reading of it (from the
+    guest's uname -r), else uname -r itself ("" if neither tells)."""
+    if ctx.kernel is not None:
+        return str(ctx.kernel.version)
+    return ctx.identity.kernel_release
+
+
 def guest_facts(ctx: CheckContext) -> GuestFacts:
+    """What the known artefacts of scenarios/expectations/kselftest-x86.yaml may depend on."""
     return GuestFacts(
         profile=ctx.profile.name,
         tags=frozenset(ctx.profile.tags),
@@ -68,6 +77,7 @@ def guest_facts(ctx: CheckContext) -> GuestFacts:
         accel=ctx.env.accel,
         qemu_version=ctx.env.qemu_version,
         nprocs=ctx.identity.nprocs,
+        kernel_version=kernel_version(ctx),
     )
 
 
@@ -108,6 +118,15 @@ def check_kselftest(ctx: CheckContext) -> list[Verdict]:
         return [ctx.verdict(Status.ERROR, "kselftest scenario without a binary name in args")]
     test, *args = ctx.scenario.args
     build = ctx.layers.get(LAYER)  # absent: no build info, the binary is run as it is
+    if isinstance(build, BuildResult) and not build.has_target(test):
+        return [
+            ctx.verdict(
+                Status.SKIP,
+                f"{test} is not a test of {build.origin} (its Makefile's targets do not name "
+                "it: the test is older or newer than this kernel's selftests)",
+                path=EXIT_PATH,
+            )
+        ]
     if isinstance(build, BuildResult) and test in build.broken:
         return [
             ctx.verdict(

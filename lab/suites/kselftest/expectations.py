@@ -40,7 +40,7 @@ def expectations_path(root: Path, suite: str = LAYER) -> Path:
 
 @dataclass(frozen=True)
 class GuestFacts:
-    """What an expectation can depend on: the profile, the CPU, the emulator."""
+    """What an expectation can depend on: the profile, the CPU, the emulator, the kernel."""
 
     profile: str
     tags: frozenset[str]
@@ -50,6 +50,20 @@ class GuestFacts:
     accel: str
     qemu_version: str
     nprocs: int = 1
+    kernel_version: str = ""  # the booted kernel's version ("7.2.13", "6.1.176"); "" unknown
+
+
+def in_range(version: str, low: str | None, below: str | None) -> bool:
+    """version within [low, below) by numeric parts ("7.2.13" ≥ "7.2", < "7.3"); an unknown
+    version is in no bounded range (the artefact is not assumed where it cannot be told)."""
+    if low is None and below is None:
+        return True
+    parts = _version_tuple(version)
+    if not parts:
+        return False
+    if low is not None and parts < _version_tuple(low):
+        return False
+    return not (below is not None and parts >= _version_tuple(below))
 
 
 def _version_tuple(text: str) -> tuple[int, ...]:
@@ -77,6 +91,8 @@ class Expectation:
     qemu_below: str | None = None  # exclusive
     vcpus_min: int | None = None
     vcpus_max: int | None = None
+    kernel_min: str | None = None  # inclusive, against GuestFacts.kernel_version
+    kernel_below: str | None = None  # exclusive
     intermittent: bool = False  # shows on some runs only: a pass is no news
     source: str = ""
 
@@ -95,10 +111,9 @@ class Expectation:
             return False
         if self.vcpus_max is not None and env.nprocs > self.vcpus_max:
             return False
-        version = _version_tuple(env.qemu_version)
-        if self.qemu_min and (not version or version < _version_tuple(self.qemu_min)):
+        if not in_range(env.kernel_version, self.kernel_min, self.kernel_below):
             return False
-        return not (self.qemu_below and (not version or version >= _version_tuple(self.qemu_below)))
+        return in_range(env.qemu_version, self.qemu_min, self.qemu_below)
 
     def matches(self, test: str, path: str) -> bool:
         return self.covers(test) and any(fnmatch.fnmatchcase(path, p) for p in self.subtest)
@@ -142,6 +157,7 @@ def _load_expectations(path: Path) -> list[Expectation]:
         when = raw.get("when", {})
         flags = when.get("cpu_flags", {})
         qemu = when.get("qemu", {})
+        kernel = when.get("kernel", {})
         loc = doc.location(("expectations", eid))
         out.append(
             Expectation(
@@ -162,6 +178,8 @@ def _load_expectations(path: Path) -> list[Expectation]:
                 qemu_below=str(qemu["below"]) if "below" in qemu else None,
                 vcpus_min=when.get("vcpus", {}).get("min"),
                 vcpus_max=when.get("vcpus", {}).get("max"),
+                kernel_min=str(kernel["min"]) if "min" in kernel else None,
+                kernel_below=str(kernel["below"]) if "below" in kernel else None,
                 intermittent=bool(raw.get("intermittent", False)),
                 source=f"{path.name}:{loc.line}",
             )

@@ -1,6 +1,7 @@
-"""Where the x86 selftests' source comes from: Debian's linux-source-<major.minor> package at the
-version of the pinned kernels (images/lock.yaml), or a kernel tree the user names
-(`lab run --selftests-src PATH`). Either way only what the selftests need is used, and the
+"""Where the x86 selftests' source comes from: the cell's kernel series' own Debian
+linux-source-<major.minor> package, pinned in images/lock.yaml as source/<series>/linux-source
+(lab.images.sourcepins), or a kernel tree the user names (`lab run --selftests-src PATH`,
+for every cell). Either way only what the selftests need is used, and the
 source has a key that changes whenever it does.
 """
 
@@ -17,7 +18,8 @@ from lab.errors import ImageError
 from lab.images import debian
 from lab.images.builder import Images
 from lab.images.cache import Log, hash_strings, sha256_file
-from lab.images.recipe import Pin
+from lab.images.recipe import Recipe
+from lab.images.sourcepins import find_source_pin
 from lab.suites.kselftest.names import LAYER
 
 SELFTESTS = "tools/testing/selftests"
@@ -32,7 +34,6 @@ SOURCE_SUBSET = (
     f"{SELFTESTS}/lib.mk",
     "arch/x86/include/asm/desc_defs.h",
 )
-APT_MISSING = "apt-cache not found: the selftests come from Debian's apt"
 
 
 @dataclass(frozen=True)
@@ -40,42 +41,33 @@ class Source:
     """Where the selftests come from and what identifies that source for the cache."""
 
     x86_dir: Path  # .../tools/testing/selftests/x86
-    origin: str  # "debian:linux-source-6.1=6.1.176-1" or "user:/path/to/linux"
+    origin: str  # "debian:linux-source-7.2=7.2.13-1" or "user:/path/to/linux"
     version: str  # the kernel source version
     key: str  # changes whenever the source does
     info: dict[str, Any] = field(default_factory=dict)
 
 
-def source_package(kernel_version: str) -> str:
-    """Debian's source package name for a kernel version: 6.1.176-1 → linux-source-6.1."""
-    m = re.match(r"^(\d+)\.(\d+)", kernel_version)
-    if not m:
-        raise ImageError(f"cannot tell the kernel series of version {kernel_version!r}")
-    return f"linux-source-{m.group(1)}.{m.group(2)}"
+def selftests_series(recipe: Recipe, series: str, release: str = "") -> str:
+    """The series whose linux-source a cell's selftests come from: the cell's kernel series;
+    for a kernel without one (a user's file), the recipe series of its release's X.Y
+    (7.3.0-rc2 → 7.3-rc), else the default series."""
+    if series in recipe.series:
+        return series
+    m = re.match(r"^(\d+\.\d+)", release)
+    if m:
+        for spec in recipe.series.values():
+            if spec.version == m.group(1):
+                return spec.name
+    return recipe.default_series
 
 
-def kernel_version(pins: dict[str, Pin]) -> str:
-    """The Debian version of the pinned kernels (they all share one: `lab images update`)."""
-    versions = {p.version for k, p in pins.items() if k.startswith("kernel/")}
-    if not versions:
-        raise ImageError("images/lock.yaml pins no kernel: nothing to match the selftests to")
-    return debian.newest(sorted(versions))
-
-
-def debian_source(images: Images, log: Log) -> Source:
-    """linux-source-X.Y at the pinned kernels' version, downloaded once, subset extracted once."""
-    wanted = kernel_version(images.lock())
-    package = source_package(wanted)
-    offers = debian.apt_versions(package, None, missing=APT_MISSING)
-    version = debian.nearest_version(wanted, offers)
-    if version is None:
-        raise ImageError(
-            f"the mirror has no {package} (is the apt list current? `apt-get update`); "
-            f"the x86 selftests are built from it"
-        )
-    if version != wanted:
-        log(f"warning: {package} {wanted} is not on the mirror; using the nearest, {version}")
-    pin = Pin(f"source/{package}", package, "all", version, offers[version])
+def debian_source(images: Images, log: Log, series: str = "") -> Source:
+    """linux-source-X.Y of a kernel series as pinned (images/lock.yaml source/<series>/...),
+    downloaded once (from the series' suite), the subset extracted once per version."""
+    rec = images.recipe()
+    series = series if series in rec.series else rec.default_series
+    pin = find_source_pin(images.pins(), series)
+    package, version = pin.package, pin.version
     out = images.build_dir / LAYER / "src" / f"{package}_{version}"
     marker = out / ".extracted"
     if not (marker.exists() and marker.read_text() == pin.sha256):
@@ -93,8 +85,8 @@ def debian_source(images: Images, log: Log) -> Source:
         {
             "package": package,
             "version": version,
-            "kernel_version": wanted,
-            "nearest": version != wanted,
+            "series": series,
+            "pin": pin.key,
             "sha256": pin.sha256,
         },
     )
@@ -177,8 +169,9 @@ def _tree_version(tree: Path) -> str:
     return ".".join(m.group(1) for m in parts if m)
 
 
-def selftests_source(images: Images, log: Log, tree: Path | None) -> Source:
-    """The user's kernel tree if one is given, else Debian's linux-source."""
+def selftests_source(images: Images, log: Log, tree: Path | None, series: str = "") -> Source:
+    """The user's kernel tree if one is given (for every cell), else the kernel series'
+    pinned Debian linux-source."""
     if tree is not None:
         return user_source(tree)
-    return debian_source(images, log)
+    return debian_source(images, log, series)
