@@ -221,6 +221,9 @@ def judge_fast_return(pred: Prediction, result: dict[str, Any]) -> tuple[Status,
             f"{case}: {insn.value} on all {calls} calls, as the model says",
             predicted,
         )
+    unseen = calls - sum(seen.values())
+    if unseen > 0:  # the breakpoint on the landing pad never stopped those returns
+        seen["no breakpoint stop"] = unseen
     counts = ", ".join(f"{k} {v}" for k, v in seen.items()) or "no return observed"
     return Status.FAIL, f"{case}: {counts} of {calls} calls; the model says {insn.value}", predicted
 
