@@ -286,7 +286,8 @@ def test_real_machine_runs_the_correctness_suites(root: Path, sshd: Sshd, tmp_pa
         load_all(root / "scenarios", load_catalog().known(), load_profiles(vendors)),
         [*CORRECTNESS.split(",")],
     )
-    assert scenarios == {s.name for s in wanted}, "every correctness scenario ran"
+    host = load_profiles(vendors)["this-host"]
+    assert scenarios == {s.name for s in wanted if s.applies_to(host)}, "every one ran"
     errors = [(v["scenario"], v["path"], v["message"]) for v in verdicts if v["status"] == "error"]
     assert errors == []
     raw = [v for v in verdicts if v["scenario"] == "raw-fast-insn"]
