@@ -20,6 +20,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/ptrace.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 
 /* Append s to buf as JSON string content (no quotes), escaping as needed. */
 static inline void el_json_escape(char *buf, size_t cap, const char *s)
@@ -131,6 +134,45 @@ static inline uintptr_t el_landing_pad(void)
 			break;
 	}
 	return 0;
+}
+
+/*
+ * Tracers: a child that did PTRACE_TRACEME and raise(SIGSTOP). el_trace_attach()
+ * waits for that stop and asks for syscall stops marked SIGTRAP | 0x80 (and
+ * the child killed with its tracer). el_trace_next() resumes it with
+ * PTRACE_SYSCALL, delivering *sig, to its next stop: EL_AT_SYSCALL, or
+ * EL_AT_SIGNAL with *sig = the signal (SIGSTOP already dropped), or
+ * EL_EXITED with *sig = its exit status (128 + signal if killed); -1 if
+ * ptrace or waitpid failed.
+ */
+enum { EL_EXITED = 0, EL_AT_SYSCALL = 1, EL_AT_SIGNAL = 2 };
+
+static inline int el_trace_attach(pid_t pid)
+{
+	int st;
+
+	if (waitpid(pid, &st, 0) != pid || !WIFSTOPPED(st))
+		return -1;
+	return ptrace(PTRACE_SETOPTIONS, pid, 0, PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL) ? -1
+											   : 0;
+}
+
+static inline int el_trace_next(pid_t pid, int *sig)
+{
+	int st;
+
+	if (ptrace(PTRACE_SYSCALL, pid, 0, *sig) != 0 || waitpid(pid, &st, 0) != pid)
+		return -1;
+	if (WIFEXITED(st) || WIFSIGNALED(st)) {
+		*sig = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		return EL_EXITED;
+	}
+	if (WSTOPSIG(st) == (SIGTRAP | 0x80)) {
+		*sig = 0;
+		return EL_AT_SYSCALL;
+	}
+	*sig = WSTOPSIG(st) == SIGSTOP ? 0 : WSTOPSIG(st);
+	return EL_AT_SIGNAL;
 }
 
 #endif /* ENTRYLAB_H */

@@ -105,27 +105,22 @@ static int tracer(pid_t pid, uintptr_t pad, struct tally *kept, struct tally *mo
 		  int *stops)
 {
 	struct user_regs_struct r;
-	int st, pending = 0; /* 1 kept, 2 moved: the call whose return is next */
+	int pending = 0; /* 1 kept, 2 moved: the call whose return is next */
 
-	if (waitpid(pid, &st, 0) != pid || !WIFSTOPPED(st))
-		return -1;
-	if (ptrace(PTRACE_SETOPTIONS, pid, 0, PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL))
+	if (el_trace_attach(pid))
 		return -1;
 	/* DR7: L0 and L1 enabled, both execute breakpoints of length 1 (RW = LEN = 0). */
 	if (poke_debugreg(pid, 0, (uint32_t)pad) || poke_debugreg(pid, 1, (uint32_t)fr_pad_copy) ||
 	    poke_debugreg(pid, 7, 0x5))
 		return -2;
 	for (int sig = 0;;) {
-		if (ptrace(PTRACE_SYSCALL, pid, 0, sig) != 0 || waitpid(pid, &st, 0) != pid)
-			return -1;
-		if (WIFEXITED(st))
-			return WEXITSTATUS(st);
-		if (WIFSIGNALED(st))
-			return 128 + WTERMSIG(st);
-		sig = 0;
+		int at = el_trace_next(pid, &sig);
+
+		if (at <= EL_EXITED)
+			return at < 0 ? -1 : sig;
 		if (ptrace(PTRACE_GETREGS, pid, 0, &r) != 0)
 			return -1;
-		if (WSTOPSIG(st) == SIGTRAP) {
+		if (at == EL_AT_SIGNAL && sig == SIGTRAP) {
 			/*
 			 * A breakpoint: the first user instruction after a return
 			 * (libc's own system calls pass the landing pad too).
@@ -134,12 +129,11 @@ static int tracer(pid_t pid, uintptr_t pad, struct tally *kept, struct tally *mo
 				classify(pending == 1 ? kept : moved, &r);
 			pending = 0;
 			(*stops)++;
+			sig = 0;
 			continue;
 		}
-		if (WSTOPSIG(st) != (SIGTRAP | 0x80)) {
-			sig = WSTOPSIG(st) == SIGSTOP ? 0 : WSTOPSIG(st);
+		if (at == EL_AT_SIGNAL)
 			continue;
-		}
 		if (r.orig_eax != __NR_getpid || r.eax == -ENOSYS)
 			continue; /* an entry stop, or another system call */
 		pending = r.ebx == MOVE ? 2 : 1;

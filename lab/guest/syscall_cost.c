@@ -445,24 +445,16 @@ static void traced_child(uintptr_t vsyscall)
 static int tracer(pid_t child)
 {
 	struct user_regs_struct r;
-	int st;
 
-	if (waitpid(child, &st, 0) != child || !WIFSTOPPED(st))
-		return -1;
-	if (ptrace(PTRACE_SETOPTIONS, child, 0, PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL))
+	if (el_trace_attach(child))
 		return -1;
 	for (int sig = 0;;) {
-		if (ptrace(PTRACE_SYSCALL, child, 0, sig) != 0 || waitpid(child, &st, 0) != child)
-			return -1;
-		if (WIFEXITED(st))
-			return WEXITSTATUS(st);
-		if (WIFSIGNALED(st))
-			return 128 + WTERMSIG(st);
-		sig = 0;
-		if (WSTOPSIG(st) != (SIGTRAP | 0x80)) {
-			sig = WSTOPSIG(st) == SIGSTOP ? 0 : WSTOPSIG(st);
+		int at = el_trace_next(child, &sig);
+
+		if (at <= EL_EXITED)
+			return at < 0 ? -1 : sig;
+		if (at == EL_AT_SIGNAL)
 			continue;
-		}
 		if (ptrace(PTRACE_GETREGS, child, 0, &r) != 0)
 			return -1;
 		if (r.orig_eax == __NR_getpid && r.eax != -ENOSYS) {

@@ -69,24 +69,19 @@ static void child(int out)
 static int tracer(pid_t pid)
 {
 	struct user_regs_struct r;
-	int st, rewritten = 0, entry = 1;
+	int rewritten = 0, entry = 1;
 
-	if (waitpid(pid, &st, 0) != pid || !WIFSTOPPED(st))
-		return -1;
-	if (ptrace(PTRACE_SETOPTIONS, pid, 0, PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL))
+	if (el_trace_attach(pid))
 		return -1;
 	for (int sig = 0;;) {
-		if (ptrace(PTRACE_SYSCALL, pid, 0, sig) != 0 || waitpid(pid, &st, 0) != pid)
+		int at = el_trace_next(pid, &sig);
+
+		if (at == EL_EXITED)
+			return sig == 0 ? rewritten : -10 - sig;
+		if (at < 0)
 			return -1;
-		if (WIFEXITED(st))
-			return WEXITSTATUS(st) == 0 ? rewritten : -10 - WEXITSTATUS(st);
-		if (WIFSIGNALED(st))
-			return -100 - WTERMSIG(st);
-		sig = 0;
-		if (WSTOPSIG(st) != (SIGTRAP | 0x80)) {
-			sig = WSTOPSIG(st) == SIGSTOP ? 0 : WSTOPSIG(st);
+		if (at == EL_AT_SIGNAL)
 			continue;
-		}
 		if (ptrace(PTRACE_GETREGS, pid, 0, &r) != 0)
 			return -1;
 		/* Entry and exit stops alternate; eax is -ENOSYS at an entry stop. */
