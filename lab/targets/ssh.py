@@ -44,6 +44,7 @@ from lab.targets.console import LineSplitter
 
 GUEST_DEPLOY_DIR = "/lab/bin-deployed"
 GUEST_AGENT = "/init"
+CONNECT_RETRY_S = 0.5  # between tries of a connection the guest closed before its banner
 CONNECT_TIMEOUT_S = 20.0
 STDERR_KEEP = 4096
 _key_lock = threading.Lock()
@@ -119,24 +120,37 @@ def connect(
     timeout: float = CONNECT_TIMEOUT_S,
 ) -> paramiko.SSHClient:
     """An SSH connection that accepts only the pinned host key; failures are BootErrors that
-    say which guest, where, and what went wrong."""
-    client = paramiko.SSHClient()
-    pin_host_key(client, target)
-    try:
-        client.connect(
-            target.host,
-            target.port,
-            username=target.user,
-            pkey=key,
-            timeout=timeout,
-            banner_timeout=timeout,
-            auth_timeout=timeout,
-            allow_agent=False,
-            look_for_keys=False,
-        )
-    except (paramiko.SSHException, OSError, EOFError) as exc:
-        client.close()
-        raise BootError(profile, connect_error(exc, target, timeout)) from None
+    say which guest, where, and what went wrong.
+
+    A connection closed before the banner (EOFError, reset) is tried again until ``timeout``:
+    QEMU's user network accepts on the forwarded port before the guest's server listens, and
+    under -icount the guest got there later than the first try (nightly: 1 boot in ~30).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        client = paramiko.SSHClient()
+        pin_host_key(client, target)
+        try:
+            client.connect(
+                target.host,
+                target.port,
+                username=target.user,
+                pkey=key,
+                timeout=timeout,
+                banner_timeout=timeout,
+                auth_timeout=timeout,
+                allow_agent=False,
+                look_for_keys=False,
+            )
+            break
+        except (EOFError, ConnectionResetError) as exc:
+            client.close()
+            if time.monotonic() + CONNECT_RETRY_S >= deadline:
+                raise BootError(profile, connect_error(exc, target, timeout)) from None
+            time.sleep(CONNECT_RETRY_S)
+        except (paramiko.SSHException, OSError) as exc:
+            client.close()
+            raise BootError(profile, connect_error(exc, target, timeout)) from None
     transport = client.get_transport()
     if transport is not None:
         transport.set_keepalive(5)

@@ -19,7 +19,7 @@ from lab.config.profiles import LabHost, Profile, SshTarget, load_hosts, load_pr
 from lab.engine.cell import Cell
 from lab.engine.hosts import checkout_files, parse_hosts, spread
 from lab.engine.plan import RunPlan, choose_transport
-from lab.errors import ConfigError, ConfigErrors, LabError
+from lab.errors import BootError, ConfigError, ConfigErrors, LabError
 from lab.images.builder import Images, ImageSet
 from lab.images.sshpart import GUEST_HOST_KEY, SshPart, host_key, module_depends, ssh_string
 from lab.targets.base import TargetKind, Transport
@@ -339,3 +339,33 @@ def test_checkout_files_skip_builds_and_reports(root: Path) -> None:
         "lab/engine/hosts.py" in files and "vendors.yaml" in files and "images/lock.yaml" in files
     )
     assert not [f for f in files if f.startswith(("images/build/", "reports/", ".git/"))]
+
+
+def test_a_connection_closed_before_the_banner_is_tried_again(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """QEMU's user network accepts on the forwarded port before the guest's server listens:
+    the first tries end in EOF (seen once per nightly under -icount); later ones succeed."""
+    from lab.targets import ssh
+
+    tries: list[int] = []
+
+    def fake_connect(self: paramiko.SSHClient, *args: object, **kw: object) -> None:
+        tries.append(1)
+        if len(tries) < 3:
+            raise EOFError()
+
+    monkeypatch.setattr(paramiko.SSHClient, "connect", fake_connect)
+    monkeypatch.setattr(ssh, "CONNECT_RETRY_S", 0.01)
+    monkeypatch.setattr(ssh, "pin_host_key", lambda client, target: None)
+    target = SshTarget("127.0.0.1", 2222, "root", Path("/dev/null"), "")
+    key, _ = client_key(tmp_path)
+    ssh.connect("intel-sep", target, key, timeout=5).close()
+    assert len(tries) == 3
+
+    tries.clear()
+    monkeypatch.setattr(
+        paramiko.SSHClient, "connect", lambda *a, **k: (_ for _ in ()).throw(EOFError())
+    )
+    with pytest.raises(BootError, match="intel-sep"):
+        ssh.connect("intel-sep", target, key, timeout=0.05)
