@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,6 +49,12 @@ def lab_cli(
         check=False,
         env={**os.environ, **(env or {})},
     )
+
+
+def latest_results(reports: Path) -> dict[str, Any]:
+    """results.json of the newest run under ``reports`` (its ``latest`` link)."""
+    data: dict[str, Any] = json.loads(((reports / "latest").resolve() / "results.json").read_text())
+    return data
 
 
 def sigterm_when(root: Path, marker: str, *args: str) -> tuple[int, str]:

@@ -4,14 +4,13 @@ guest, among them one that 6.1's selftests do not have (nx_stack), with their re
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from lab.images.builder import Images
 from lab.suites.kselftest.build import BuildResult, KselftestLayer
-from tests.conftest import lab_cli
+from tests.conftest import lab_cli, latest_results
 
 pytestmark = pytest.mark.integration
 
@@ -54,7 +53,7 @@ def test_7_2_selftests_run_in_a_7_2_guest(root: Path, tmp_path: Path) -> None:
         timeout=900,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr
-    data = json.loads(((tmp_path / "latest").resolve() / "results.json").read_text())
+    data = latest_results(tmp_path)
     verdicts = data["verdicts"]
     assert {v["cell"] for v in verdicts} == {"amd-syscall32@7.2/cloud-amd64"}
     assert all(str(v["env"]["kernel_release"]).startswith("7.2.") for v in verdicts)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import json
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from lab.engine.plan import ia32_refused
 from lab.errors import BootError
 from lab.images.builder import Images
 from lab.targets.qemu import Machine
-from tests.conftest import lab_cli
+from tests.conftest import lab_cli, latest_results
 
 pytestmark = pytest.mark.integration
 
@@ -96,7 +95,7 @@ def test_6_12_and_7_2_boot_and_pass_vdso_entry_and_regs_preserved(
         timeout=900,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr
-    data = json.loads(((tmp_path / "latest").resolve() / "results.json").read_text())
+    data = latest_results(tmp_path)
     by_cell: dict[str, list[dict[str, object]]] = {}
     for v in data["verdicts"]:
         by_cell.setdefault(v["cell"], []).append(v)

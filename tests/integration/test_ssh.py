@@ -39,6 +39,7 @@ from lab.targets.base import Transport
 from lab.targets.qemu import Machine, attach
 from lab.targets.qemuargs import free_port, networked
 from lab.targets.session import GuestSession
+from tests.conftest import latest_results
 
 pytestmark = pytest.mark.integration
 
@@ -273,7 +274,7 @@ def test_real_machine_runs_the_correctness_suites(root: Path, sshd: Sshd, tmp_pa
         str(tmp_path / "r"),
     )
     assert result.returncode in (0, 1), result.stdout + result.stderr
-    data = json.loads(((tmp_path / "r" / "latest").resolve() / "results.json").read_text())
+    data = latest_results(tmp_path / "r")
     verdicts = data["verdicts"]
     cpuinfo = Path("/proc/cpuinfo").read_text()
     vendor = next(ln.split(":")[1].strip() for ln in cpuinfo.splitlines() if "vendor_id" in ln)
@@ -325,7 +326,7 @@ def test_wrong_host_key_and_refused_connection_cost_only_their_guest(
         str(tmp_path / "r"),
     )
     assert result.returncode == 1, result.stdout + result.stderr
-    data = json.loads(((tmp_path / "r" / "latest").resolve() / "results.json").read_text())
+    data = latest_results(tmp_path / "r")
     by = {}
     for v in data["verdicts"]:
         by.setdefault(v["profile"], []).append(v)
