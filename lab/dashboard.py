@@ -35,6 +35,7 @@ STYLE = {
     Status.SKIP: "dim",
     Status.XFAIL: "cyan",
     Status.XPASS: "bold yellow",
+    Status.FLAKY: "bold cyan",
 }
 LABEL = {
     Status.PASS: "pass",
@@ -44,6 +45,7 @@ LABEL = {
     Status.SKIP: "skip",
     Status.XFAIL: "xfail",
     Status.XPASS: "XPASS",
+    Status.FLAKY: "FLAKY",
 }
 
 

@@ -46,6 +46,7 @@ STATUS_CSS = {
     Status.SKIP: "skip",
     Status.XFAIL: "xfail",
     Status.XPASS: "xpass",
+    Status.FLAKY: "flaky",
 }
 MAX_DETAIL = 4000
 PLOT_LABEL = 32  # characters of a cell name under a bar ("intel-sep@cloud-amd64@qemu-9.2")
@@ -60,6 +61,7 @@ th{background:#f3f3f3}th.kernel{background:#e4e8f0}td.num{text-align:right;font-
 td.pass{background:#d8f5d8}td.fail{background:#f8c8c8;font-weight:bold}
 td.div{background:#fde9b0}td.err{background:#e8c8f0;font-weight:bold}td.skip{background:#eee}
 td.xfail{background:#d8eef8}td.xpass{background:#ffd27f;font-weight:bold}
+td.flaky{background:#c8f0e8;font-weight:bold}
 .meta{color:#555}.note{color:#555;font-size:.9em;max-width:70em}
 div.wide{overflow-x:auto}
 img.plot{max-width:100%;box-sizing:border-box;border:1px solid #ddd;margin:.5em 0}

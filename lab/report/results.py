@@ -19,10 +19,26 @@ class Status(enum.Enum):
     SKIP = "skip"  # not applicable here, with the reason
     XFAIL = "xfail"  # expected failure: a recorded known artefact (cause and evidence kept)
     XPASS = "xpass"  # an expected failure now passes: the artefact is gone, update expectations
+    FLAKY = "flaky"  # re-runs on fresh boots disagreed (k of n bad); every attempt is kept
 
     @property
     def bad(self) -> bool:
-        return self in (Status.FAIL, Status.ERROR, Status.DIVERGENCE, Status.XPASS)
+        return self in (Status.FAIL, Status.ERROR, Status.DIVERGENCE, Status.XPASS, Status.FLAKY)
+
+    @property
+    def needs_confirming(self) -> bool:
+        """Outcomes the runner re-runs on a fresh boot before reporting them (flaky or not)."""
+        return self in (Status.FAIL, Status.ERROR, Status.DIVERGENCE)
+
+
+class Cause(enum.Enum):
+    """Why a verdict is not a pass: the cause class every non-pass verdict carries."""
+
+    KERNEL = "kernel"  # the guest kernel (or its selftest) does it, on every emulator and silicon
+    EMULATOR = "emulator"  # the emulator acts unlike silicon (tested on other emulator builds)
+    CONFIGURATION = "configuration"  # the profile, CPU model or kernel config makes it so
+    LAB = "lab"  # the lab itself broke (its programs, its model, its transport)
+    UNKNOWN = "unknown"  # not attributed yet (a race, a flaky result, a new failure)
 
 
 # The order a matrix cell shows when a scenario has several verdicts (worst first); a cell with
@@ -32,6 +48,7 @@ SEVERITY = [
     Status.FAIL,
     Status.XPASS,
     Status.DIVERGENCE,
+    Status.FLAKY,
     Status.XFAIL,
     Status.PASS,
     Status.SKIP,
@@ -85,6 +102,23 @@ class Verdict:
     suite: str = ""
     cell: str = ""  # the cell (profile@kernel[@emulator]) it ran on; "" in schema-1 reports
     error_kind: str = ""  # status error: lab.errors.ErrorKind value
+    cause: str = ""  # non-pass: a Cause value (lab.engine.attribution); "" for a pass
+    evidence: list[str] = field(default_factory=list)  # why that cause: rules, sources, runs
+    # Every run of this verdict on fresh boots when it was re-run (lab.engine.confirm), first
+    # first: {"status", "message", "excerpt", "boot"}; [] when it ran once.
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+    # The same scenario on the cell's other emulator builds (and machines), for attribution:
+    # {"emulator", "qemu_version", "status", "message", "cell"}.
+    elsewhere: list[dict[str, Any]] = field(default_factory=list)
+    attribution: str = ""  # one line: "seen on 7.2.22; gone on 10.0.2"
+
+    @property
+    def tally(self) -> str:
+        """'k of n bad' when re-run, else ''."""
+        if not self.attempts:
+            return ""
+        bad = sum(Status(a["status"]).needs_confirming for a in self.attempts)
+        return f"{bad} of {len(self.attempts)} bad"
 
     @property
     def key(self) -> str:

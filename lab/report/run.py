@@ -45,6 +45,7 @@ SYMBOL = {
     Status.SKIP: "⏭ skip",
     Status.XFAIL: "☑️ xfail",
     Status.XPASS: "❗ XPASS",
+    Status.FLAKY: "🎲 FLAKY",
 }
 
 
@@ -241,6 +242,8 @@ def junit_xml(verdicts: list[Verdict]) -> str:
             case.add_error_info(message=v.message, output=detail)
         elif v.status is Status.XPASS:
             case.add_failure_info(message=v.message, output=detail, failure_type="xpass")
+        elif v.status is Status.FLAKY:
+            case.add_failure_info(message=v.message, output=detail, failure_type="flaky")
         elif v.status in (Status.SKIP, Status.XFAIL):
             case.add_skipped_info(message=v.message)
         suites.setdefault(v.cell, []).append(case)
