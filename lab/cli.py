@@ -24,9 +24,10 @@ from lab.config.scenarios import select as select_scenarios
 from lab.dashboard import Dashboard
 from lab.dirs import project_root
 from lab.engine import describe, executor
-from lab.engine.emulators import add_axis_arguments, qemu_axis
+from lab.engine.emulators import qemu_axis
 from lab.engine.hosts import parse_hosts
 from lab.engine.nightly import default_tiers, follow_newest, tiers_from_meta, tiers_to_meta
+from lab.engine.options import run_arguments
 from lab.engine.plan import RunPlan, default_jobs, kernel_choice, known_kernels, resolve_images
 from lab.errors import (
     BootError,
@@ -255,6 +256,7 @@ def _make_plan(args: argparse.Namespace, resumed: RunReport | None) -> tuple[Run
         kernels=kernels,
         tiers=tiers,
         emulators=qemu_axis(args.qemu, Images(root).recipe(), resumed.meta if resumed else None),
+        reruns=max(0, args.reruns),
         catalog=catalog,
     )
     return plan, root
@@ -438,51 +440,6 @@ def _split(values: list[str] | None) -> list[str] | None:
 # -- parser -------------------------------------------------------------------------------------
 
 
-def _run_arguments(p: argparse.ArgumentParser) -> None:
-    """The options `lab run` and `lab nightly` share."""
-    p.add_argument("--profiles", action="append", help="names or tags, comma-separated")
-    p.add_argument("--scenarios", action="append", help="scenario or suite names")
-    p.add_argument("--kernel", help="recipe kernel name or path to your own bzImage/vmlinux")
-    add_axis_arguments(p)  # --kernels, --qemu
-    p.add_argument("--jobs", type=int, help="guests at a time (default: number of cores)")
-    p.add_argument("--accel", default="auto", choices=["auto", "tcg", "kvm"])
-    p.add_argument("--reports", help="reports directory (default: ROOT/reports)")
-    p.add_argument("--scenario-dir", help="scenario suites directory (default: ROOT/scenarios)")
-    p.add_argument("--plain", action="store_true", help="plain line output even on a TTY")
-    p.add_argument(
-        "--selftests-src",
-        metavar="PATH",
-        help="build the kselftest-x86 layer from this kernel tree's tools/testing/selftests/x86 "
-        "(default: Debian's linux-source at the pinned kernel version)",
-    )
-    p.add_argument(
-        "--resume",
-        metavar="RUN",
-        help="finish an interrupted run (id, prefix or "
-        "latest): what already has verdicts is skipped",
-    )
-    p.add_argument("--run-id", help=argparse.SUPPRESS)
-    p.add_argument(
-        "--transport",
-        choices=[str(t) for t in Transport],
-        help="talk to the guests over the serial console or SSH (default: each profile's "
-        "`transport`, else SSH when the images have it)",
-    )
-    p.add_argument(
-        "--hosts",
-        action="append",
-        metavar="HOST,...",
-        help="spread the QEMU profiles over lab hosts too: names from the `hosts:` section of "
-        "vendors.yaml, or user@host[:port]",
-    )
-    p.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="print the plan (every cell, its kernel, initramfs layers, transport and exact "
-        "QEMU command lines) and boot nothing",
-    )
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lab", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"entrylab {__version__}")
@@ -521,7 +478,7 @@ def build_parser() -> argparse.ArgumentParser:
     boot.set_defaults(func=cmd_boot)
 
     run = sub.add_parser("run", help="run scenarios on profiles and write a report")
-    _run_arguments(run)
+    run_arguments(run)
     run.set_defaults(func=cmd_run)
 
     nightly = sub.add_parser(
@@ -529,7 +486,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the full default matrix, compared with the "
         "previous nightly; non-zero on anything new",
     )
-    _run_arguments(nightly)
+    run_arguments(nightly)
     trend.add_nightly_arguments(nightly)
     nightly.set_defaults(func=cmd_nightly)
 

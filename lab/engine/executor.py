@@ -138,6 +138,7 @@ def _execute(
         built.broken_programs,
         plan.catalog.checks,
         factory or partial(make_target, key_dir=report.dir / "ssh"),
+        reruns=plan.reruns,
     )
     shares = spread(matrix, plan.hosts)
     hosts = [HostRunner(h, shares[h.name], plan, ctx) for h in plan.hosts if shares[h.name]]

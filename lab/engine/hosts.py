@@ -291,6 +291,7 @@ class HostRunner:
             args += ["--accel", str(self.plan.accel)]
         if self.host.jobs:
             args += ["--jobs", str(self.host.jobs)]
+        args += ["--reruns", str(self.plan.reruns)]
         return args
 
     def run(self, root: Path) -> None:

@@ -62,6 +62,7 @@ class RunPlan:
     # --qemu: emulator builds of the recipe ("system", "10.0"); each QEMU cell runs on each.
     # Empty: the host's own QEMU only, as before the emulator axis.
     emulators: tuple[str, ...] = ()
+    reruns: int = 0  # --reruns: fresh boots a bad result gets before it is reported
     catalog: Catalog = field(default_factory=load_catalog)
 
     def scenarios_for(self, profile: Profile, choice: str = "") -> list[Scenario]:

@@ -23,6 +23,7 @@ from typing import Protocol
 from lab.checks import Check, CheckContext
 from lab.config.profiles import MachineVariant, Profile
 from lab.config.scenarios import Scenario
+from lab.engine import confirm
 from lab.engine.cell import Cell
 from lab.errors import BootError, ErrorKind, GuestError, LabError
 from lab.events import Event, Kind, Sink
@@ -84,6 +85,9 @@ class RunContext:
     checks: Mapping[str, Check]
     make_target: TargetFactory
     kvm: KvmMemo = field(default_factory=HostKvmMemo)
+    # Fresh boots a fail/error/divergence gets before it is reported (lab.engine.confirm);
+    # 0: reported as first seen.
+    reruns: int = 0
 
 
 class CellRunner:
@@ -96,6 +100,8 @@ class CellRunner:
         self.accel = Accel.SILICON if cell.kind is TargetKind.MACHINE else ctx.accel
         self.boots = 0
         self.variant = MachineVariant()
+        self._held: list[tuple[Verdict, int]] = []  # bad verdicts awaiting re-runs, their boot
+        self._attempt: list[tuple[Verdict, int]] | None = None  # a re-run's verdicts
 
     # -- the run -------------------------------------------------------------------------------
 
@@ -111,7 +117,49 @@ class CellRunner:
                     break
                 self.variant = variant
                 self._run_variant([s for s in self.cell.scenarios if s.machine == variant])
+        self._confirm()
         self.ctx.emit(Event(Kind.DONE, self.name, "finished"))
+
+    def _confirm(self) -> None:
+        """Re-run the scenarios of held-back verdicts on fresh boots, then report each held
+        verdict folded with its re-runs (same every time, or flaky)."""
+        held, self._held = self._held, []
+        if not held:
+            return
+        if self.cell.unbootable:  # known before any boot: re-running cannot change it
+            self._publish([v for v, _ in held])
+            return
+        names = set(v.scenario for v, _ in held)
+        scenarios = [s for s in self.cell.scenarios if s.name in names]
+        count = confirm.rerun_count([v for v, _ in held], self.ctx.reruns)
+        runs: list[dict[str, tuple[Verdict, str]]] = []
+        for n in range(1, count + 1):
+            if self.ctx.stop.is_set():
+                break
+            self._note(f"re-running {', '.join(sorted(names))} on a fresh boot ({n} of {count})")
+            runs.append(self._rerun(scenarios))
+        folded = []
+        for v, boot in held:
+            key = confirm.key_of(v)
+            # a boot failure or a guest that died answers for the scenario, not each path
+            again = [confirm.attempt(*r.get(key, r.get(v.scenario, (None, "")))) for r in runs]
+            folded.append(confirm.fold(v, f"boot{boot}", again) if runs else v)
+        self._publish(folded)
+
+    def _rerun(self, scenarios: list[Scenario]) -> dict[str, tuple[Verdict, str]]:
+        """One fresh boot (per machine variant) running only these scenarios; its verdicts by
+        scenario[/path], with the boot each came from."""
+        self._attempt = []
+        try:
+            variants = sorted(
+                dict.fromkeys(s.machine for s in scenarios), key=lambda m: m.label != ""
+            )
+            for variant in variants:
+                self.variant = variant
+                self._run_variant([s for s in scenarios if s.machine == variant])
+            return {confirm.key_of(v): (v, f"boot{b}") for v, b in self._attempt}
+        finally:
+            self._attempt = None
 
     def _run_variant(self, scenarios: list[Scenario]) -> None:
         remaining = list(scenarios)
@@ -320,10 +368,22 @@ class CellRunner:
     # -- verdicts and events -------------------------------------------------------------------
 
     def _add(self, verdicts: list[Verdict]) -> None:
+        """Report verdicts, except bad ones that are held for re-runs (and a re-run's own,
+        which only fold into those)."""
         for v in verdicts:
             v.cell = v.cell or self.name
             if v.status is Status.ERROR and not v.error_kind:
                 v.error_kind = ErrorKind.OUTPUT.value  # a check's own error: the guest's output
+        if self._attempt is not None:
+            self._attempt += [(v, self.boots) for v in verdicts]
+            return
+        hold = [v for v in verdicts if confirm.held_back(v, self.ctx.reruns)]
+        if self.ctx.stop.is_set():
+            hold = []  # stopping: nothing will be re-run, report what there is
+        self._held += [(v, self.boots) for v in hold]
+        self._publish([v for v in verdicts if not any(v is h for h in hold)])
+
+    def _publish(self, verdicts: list[Verdict]) -> None:
         self.ctx.report.add_all(verdicts)
         for v in verdicts:
             self.ctx.emit(Event(Kind.VERDICT, self.name, scenario=v.scenario, verdict=v))

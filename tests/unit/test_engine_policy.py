@@ -130,6 +130,7 @@ class Lab:
     targets: list[FakeTarget] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
+    reruns: int = 0
 
     def factory(self, cell: Cell, booted: Profile, accel: Accel, boot_dir: Path) -> FakeTarget:
         t = FakeTarget(booted, accel, self.boot_failures(booted, accel, len(self.targets)))
@@ -150,6 +151,7 @@ class Lab:
             checks,
             self.factory,
             kvm=self.memo,
+            reruns=self.reruns,
         )
         CellRunner(cell, ctx).run()
         return report
@@ -331,3 +333,81 @@ def test_console_cap_is_noted_per_boot(tmp_path: Path) -> None:
     report = lab.run(cell(scenario("a")), {"ok": ok})
     guest = report.results_json()["guests"]["amd-syscall32@cloud-amd64"]
     assert "9 bytes dropped" in guest["console_log_capped_boot1"]
+
+
+# -- re-runs: flaky or not (lab.engine.confirm) ---------------------------------------------------
+
+
+def alternating(first: Status) -> Callable[[CheckContext], list[Verdict]]:
+    """A check whose outcome flips on every call: first, pass, first, pass, …"""
+    calls: list[int] = []
+
+    def check(ctx: CheckContext) -> list[Verdict]:
+        calls.append(1)
+        status = first if len(calls) % 2 else Status.PASS
+        return [ctx.verdict(status, f"call {len(calls)}", excerpt=f"excerpt {len(calls)}")]
+
+    return check
+
+
+def test_a_bad_result_that_flips_on_fresh_boots_is_flaky_with_every_attempt(tmp_path: Path) -> None:
+    lab = Lab(tmp_path, reruns=3)
+    report = lab.run(
+        cell(scenario("a", "flip"), scenario("b")), {"flip": alternating(Status.FAIL), "ok": ok}
+    )
+    verdicts = by_scenario(report)
+    assert verdicts["b"].status is Status.PASS and not verdicts["b"].attempts
+    a = verdicts["a"]
+    assert a.status is Status.FLAKY and a.tally == "2 of 4 bad"
+    assert [x["status"] for x in a.attempts] == ["fail", "pass", "fail", "pass"]
+    assert [x["excerpt"] for x in a.attempts] == [f"excerpt {n}" for n in range(1, 5)]
+    assert [x["boot"] for x in a.attempts] == ["boot1", "boot2", "boot3", "boot4"]
+    assert len(lab.targets) == 4  # one boot for the run, one per re-run (only "a" re-ran)
+
+
+def test_a_bad_result_seen_every_time_keeps_its_status_n_of_n(tmp_path: Path) -> None:
+    def always(ctx: CheckContext) -> list[Verdict]:
+        return [ctx.verdict(Status.DIVERGENCE, "TCG executes SYSENTER")]
+
+    report = Lab(tmp_path, reruns=2).run(cell(scenario("a", "div")), {"div": always})
+    (v,) = report.verdicts
+    assert v.status is Status.DIVERGENCE and v.tally == "3 of 3 bad"
+    assert v.message.endswith("[3 of 3]")
+
+
+def test_a_guest_that_dies_on_a_rerun_counts_as_a_bad_attempt_of_each_path(tmp_path: Path) -> None:
+    calls: list[int] = []
+
+    def check(ctx: CheckContext) -> list[Verdict]:
+        calls.append(1)
+        if len(calls) == 2:
+            raise GuestError(ctx.profile.name, "panic", "Kernel panic", "excerpt")
+        return [
+            ctx.verdict(Status.FAIL, "wrong", path="p1"),
+            ctx.verdict(Status.PASS, "", path="p2"),
+        ]
+
+    report = Lab(tmp_path, reruns=2).run(cell(scenario("a", "c")), {"c": check})
+    p1 = next(v for v in report.verdicts if v.path == "p1")
+    assert p1.status is Status.FLAKY  # fail, error (the panic), fail
+    assert [x["status"] for x in p1.attempts] == ["fail", "error", "fail"]
+    assert "panic" in p1.attempts[1]["message"]
+
+
+def test_a_boot_failure_is_tried_once_more_only(tmp_path: Path) -> None:
+    lab = Lab(tmp_path, reruns=3, boot_failures=lambda p, a, n: "boot timeout")
+    report = lab.run(cell(scenario("a")), {"ok": ok})
+    (v,) = report.verdicts
+    assert v.status is Status.ERROR and v.tally == "2 of 2 bad" and len(lab.targets) == 2
+
+
+def test_no_reruns_when_stopping(tmp_path: Path) -> None:
+    lab = Lab(tmp_path, reruns=3)
+
+    def fail_and_stop(ctx: CheckContext) -> list[Verdict]:
+        lab.stop.set()
+        return [ctx.verdict(Status.FAIL, "wrong")]
+
+    report = lab.run(cell(scenario("a", "f")), {"f": fail_and_stop})
+    (v,) = report.verdicts
+    assert v.status is Status.FAIL and not v.attempts and len(lab.targets) == 1

@@ -1,0 +1,62 @@
+"""The options `lab run` and `lab nightly` share (the CLI's, kept out of lab/cli.py)."""
+
+from __future__ import annotations
+
+import argparse
+
+from lab.engine.confirm import DEFAULT_RERUNS
+from lab.engine.emulators import add_axis_arguments
+from lab.targets.base import Transport
+
+
+def run_arguments(p: argparse.ArgumentParser) -> None:
+    """The options `lab run` and `lab nightly` share."""
+    p.add_argument("--profiles", action="append", help="names or tags, comma-separated")
+    p.add_argument("--scenarios", action="append", help="scenario or suite names")
+    p.add_argument("--kernel", help="recipe kernel name or path to your own bzImage/vmlinux")
+    add_axis_arguments(p)  # --kernels, --qemu
+    p.add_argument("--jobs", type=int, help="guests at a time (default: number of cores)")
+    p.add_argument("--accel", default="auto", choices=["auto", "tcg", "kvm"])
+    p.add_argument(
+        "--reruns",
+        type=int,
+        default=DEFAULT_RERUNS,
+        metavar="N",
+        help="fresh boots a fail, error or divergence gets before it is reported; mixed "
+        f"outcomes are status flaky (default: {DEFAULT_RERUNS}; 0: report as first seen)",
+    )
+    p.add_argument("--reports", help="reports directory (default: ROOT/reports)")
+    p.add_argument("--scenario-dir", help="scenario suites directory (default: ROOT/scenarios)")
+    p.add_argument("--plain", action="store_true", help="plain line output even on a TTY")
+    p.add_argument(
+        "--selftests-src",
+        metavar="PATH",
+        help="build the kselftest-x86 layer from this kernel tree's tools/testing/selftests/x86 "
+        "(default: Debian's linux-source at the pinned kernel version)",
+    )
+    p.add_argument(
+        "--resume",
+        metavar="RUN",
+        help="finish an interrupted run (id, prefix or "
+        "latest): what already has verdicts is skipped",
+    )
+    p.add_argument("--run-id", help=argparse.SUPPRESS)
+    p.add_argument(
+        "--transport",
+        choices=[str(t) for t in Transport],
+        help="talk to the guests over the serial console or SSH (default: each profile's "
+        "`transport`, else SSH when the images have it)",
+    )
+    p.add_argument(
+        "--hosts",
+        action="append",
+        metavar="HOST,...",
+        help="spread the QEMU profiles over lab hosts too: names from the `hosts:` section of "
+        "vendors.yaml, or user@host[:port]",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the plan (every cell, its kernel, initramfs layers, transport and exact "
+        "QEMU command lines) and boot nothing",
+    )
