@@ -340,9 +340,7 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     report.meta["pins_moved"] = {k: {"from": a, "to": b} for k, (a, b) in moved.items()}
     finished = _execute(plan, report, root, _live(args))
     data = report.results_json()
-    problems = history.new_problems(
-        data, history.previous_nightly(report.reports_dir, report.run_id)
-    )
+    problems = history.nightly_problems(report.reports_dir, data)
     for c in problems:
         before = c.before.value if c.before else "absent"
         _say(f"new: {c.key}: {before} -> {c.after.value if c.after else 'absent'}")

@@ -124,10 +124,39 @@ def previous_nightly(reports: Path, current: str) -> dict[str, Any] | None:
     return load(earlier[-1].path) if earlier else None
 
 
-def new_problems(current: dict[str, Any], previous: dict[str, Any] | None) -> list[Change]:
-    """New failures/divergences/errors against the previous nightly (all of them if none)."""
+def new_problems(
+    current: dict[str, Any],
+    previous: dict[str, Any] | None,
+    known_flaky: frozenset[str] = frozenset(),
+) -> list[Change]:
+    """New failures/divergences/errors/flaky results against the previous nightly (all of them
+    if none). A result known to be flaky is not news whichever way it flips this time; a flaky
+    result not known before is."""
     baseline = previous or {"verdicts": []}
-    return [c for c in diff(baseline, current) if c.is_new_problem]
+    return [c for c in diff(baseline, current) if c.is_new_problem and c.key not in known_flaky]
+
+
+FLAKY_MEMORY = 7  # nightlies back in which a flaky result makes that result "known flaky"
+
+
+def known_flaky(reports: Path, current: str, last: int = FLAKY_MEMORY) -> frozenset[str]:
+    """Verdict keys that were flaky in one of the last finished nightlies before this one."""
+    earlier = [
+        r
+        for r in list_runs(reports)
+        if r.kind == "nightly" and r.state == "finished" and r.run_id < current
+    ][-last:]
+    keys: set[str] = set()
+    for run in earlier:
+        keys |= {k for k, s in statuses(load(run.path)).items() if s is Status.FLAKY}
+    return frozenset(keys)
+
+
+def nightly_problems(reports: Path, current: dict[str, Any]) -> list[Change]:
+    """What turns this nightly red: results bad now and not before, known flaky ones aside."""
+    run_id = current["run_id"]
+    previous = previous_nightly(reports, run_id)
+    return new_problems(current, previous, known_flaky(reports, run_id))
 
 
 def subject_line(data: dict[str, Any], problems: list[Change]) -> str:

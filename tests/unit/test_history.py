@@ -90,3 +90,25 @@ def test_find_and_diff(tmp_path: Path) -> None:
         "20260101-000000-aaaa",
         "20260102-000000-bbbb",
     ]
+
+
+def test_a_new_flaky_result_is_news_a_known_flaky_one_flipping_is_not(tmp_path: Path) -> None:
+    write_run(tmp_path, "20260101-000000-aaaa", {"p/a": "flaky", "p/b": "pass", "p/c": "pass"})
+    write_run(tmp_path, "20260102-000000-bbbb", {"p/a": "pass", "p/b": "pass", "p/c": "pass"})
+    write_run(tmp_path, "20260103-000000-cccc", {"p/a": "fail", "p/b": "flaky", "p/c": "fail"})
+    current = history.load(tmp_path / "20260103-000000-cccc")
+    assert history.known_flaky(tmp_path, current["run_id"]) == {"p@k/a [tcg]"}
+    new = history.nightly_problems(tmp_path, current)
+    # a flipped (known flaky from two nights ago); b is newly flaky; c newly fails
+    assert sorted(c.key for c in new) == ["p@k/b [tcg]", "p@k/c [tcg]"]
+    assert {c.key: c.after for c in new}["p@k/b [tcg]"] is Status.FLAKY
+
+
+def test_flaky_memory_is_the_last_nightlies_only(tmp_path: Path) -> None:
+    write_run(tmp_path, "20260101-000000-aaaa", {"p/a": "flaky"})
+    for day in range(2, 2 + history.FLAKY_MEMORY):
+        write_run(tmp_path, f"202601{day:02d}-000000-bbbb", {"p/a": "pass"})
+    write_run(tmp_path, "20260120-000000-cccc", {"p/a": "fail"})
+    current = history.load(tmp_path / "20260120-000000-cccc")
+    assert history.known_flaky(tmp_path, current["run_id"]) == frozenset()
+    assert [c.key for c in history.nightly_problems(tmp_path, current)] == ["p@k/a [tcg]"]
