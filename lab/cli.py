@@ -257,6 +257,7 @@ def _make_plan(args: argparse.Namespace, resumed: RunReport | None) -> tuple[Run
         tiers=tiers,
         emulators=qemu_axis(args.qemu, Images(root).recipe(), resumed.meta if resumed else None),
         reruns=max(0, args.reruns),
+        attribution=args.attribution,
         catalog=catalog,
     )
     return plan, root
@@ -344,6 +345,9 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     for c in problems:
         before = c.before.value if c.before else "absent"
         _say(f"new: {c.key}: {before} -> {c.after.value if c.after else 'absent'}")
+    contradicted = history.contradictions(data)
+    for claim in contradicted:
+        _say(f"contradicted: {claim['key']}: {claim['claim']}: {claim['evidence']}")
     perf_lines, regressions = trend.nightly(
         report.reports_dir,
         report.run_id,
@@ -363,7 +367,7 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     print(line, flush=True)
     if not finished:
         return EXIT_INTERRUPTED
-    return EXIT_FAILED if problems or regressions else EXIT_OK
+    return EXIT_FAILED if problems or regressions or contradicted else EXIT_OK
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

@@ -21,6 +21,10 @@ EXCERPT_KEEP = 2000  # characters of each attempt's excerpt kept in the report
 # boot timeout costs minutes.
 BOOT_RERUNS = 1
 
+# The kernel command-line word of a re-run boot: entrylab.rerun=N (N = 1, 2, …), so its console
+# log says which attempt it is, and a guest program can tell (lab/guest/fault_inject.c alternate).
+RERUN_WORD = "entrylab.rerun"
+
 # Errors that are never re-run: the lab stopped or broke before the guest did anything.
 NOT_RERUN = frozenset({ErrorKind.INTERRUPTED.value, ErrorKind.PROGRAM.value})
 

@@ -17,8 +17,9 @@ from functools import partial
 from pathlib import Path
 
 from lab.config.profiles import Profile
-from lab.engine.cell import Cell
-from lab.engine.emulators import build_emulators
+from lab.engine import attribution
+from lab.engine.cell import SYSTEM_EMULATOR, Cell
+from lab.engine.emulators import build_emulators, emulator_for
 from lab.engine.hosts import HostRunner, spread
 from lab.engine.plan import RunPlan, cells, expand_kernels, resolve_images
 from lab.engine.runner import CellRunner, RunContext, TargetFactory
@@ -28,6 +29,7 @@ from lab.images.builder import Images, ImageSet, Layered, for_kernel
 from lab.images.kernels import BuiltKernel
 from lab.images.sshpart import SshPart
 from lab.report.run import RunReport
+from lab.suites.kselftest.expectations import expectations_path, load_expectations
 from lab.targets.accel import choose_accel
 from lab.targets.base import Accel, Target, TargetKind
 from lab.targets.qemu import QemuMachine
@@ -167,5 +169,88 @@ def _execute(
     finally:
         _stop_all(stop, pool)
         hosts_pool.shutdown(wait=True, cancel_futures=True)
+    try:
+        attribute(plan, images, matrix, ctx)
+    except KeyboardInterrupt:
+        report.finish("interrupted")  # the run's own verdicts are all there
+        raise
     report.finish("finished")
     return report
+
+
+def attribute(plan: RunPlan, images: Images, matrix: list[Cell], ctx: RunContext) -> None:
+    """Every non-pass verdict's cause and evidence; evidence runs on the other emulator builds
+    for what needs it (unless --no-attribution), then the comparison (lab.engine.attribution)."""
+    report = ctx.report
+    classes = expectation_classes(images.root)
+    for v in report.verdicts:
+        v.cause, v.evidence = attribution.classify(v, classes)
+    recipe = images.recipe()
+    emulators = list(dict.fromkeys([SYSTEM_EMULATOR, *recipe.emulators]))
+    have = {
+        (c.profile.name, c.kernel.name, c.emulator.name if c.emulator else SYSTEM_EMULATOR)
+        for c in matrix
+        if c.kernel is not None
+    }
+    wanted = attribution.requests(report.verdicts, emulators, have) if plan.attribution else []
+    if wanted and not ctx.stop.is_set():
+        _evidence_runs(plan, images, matrix, ctx, wanted)
+    contradictions = attribution.attach(report.verdicts, report.evidence)
+    report.meta["attribution"] = {
+        "emulators": emulators,
+        "evidence_runs": [f"{r.cell} on {r.emulator}: {', '.join(r.scenarios)}" for r in wanted],
+        "contradictions": [c.to_json() for c in contradictions],
+    }
+    for c in contradictions:
+        ctx.emit(Event(Kind.NOTE, message=f"contradicted: {c.key}: {c.claim}: {c.evidence}"))
+    report.flush()
+
+
+def _evidence_runs(
+    plan: RunPlan,
+    images: Images,
+    matrix: list[Cell],
+    ctx: RunContext,
+    wanted: list[attribution.Request],
+) -> None:
+    """The requested scenarios on the other builds, in parallel, into the report's evidence."""
+    log = partial(_note, ctx.emit)
+    builds = build_emulators(tuple(dict.fromkeys(r.emulator for r in wanted)), images, log)
+    by_name = {c.name: c for c in matrix}
+    evidence_ctx = replace(ctx, reruns=0, evidence=True)
+    runners = []
+    for r in wanted:
+        cell = by_name[r.cell]
+        runners.append(
+            CellRunner(
+                replace(
+                    cell,
+                    scenarios=tuple(s for s in cell.scenarios if s.name in r.scenarios),
+                    skipped=(),
+                    emulator=emulator_for(cell.profile, r.emulator, builds),
+                ),
+                evidence_ctx,
+            )
+        )
+    log(f"attribution: {len(runners)} evidence run(s) on other emulator builds")
+    pool = ThreadPoolExecutor(max_workers=max(1, plan.jobs), thread_name_prefix="evidence")
+    try:
+        for f in [pool.submit(r.run) for r in longest_first(runners)]:
+            f.result()
+    except BaseException:
+        _stop_all(ctx.stop, pool)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _note(emit: Sink, message: str) -> None:
+    emit(Event(Kind.NOTE, message=message))
+
+
+def expectation_classes(root: Path) -> dict[str, str]:
+    """Expectation id -> its cause class (for verdicts that name expectations by id)."""
+    try:
+        found = load_expectations(expectations_path(root))
+    except LabError:
+        return {}
+    return {e.id: e.klass for e in found}

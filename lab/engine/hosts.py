@@ -291,7 +291,8 @@ class HostRunner:
             args += ["--accel", str(self.plan.accel)]
         if self.host.jobs:
             args += ["--jobs", str(self.host.jobs)]
-        args += ["--reruns", str(self.plan.reruns)]
+        # re-runs happen where the guest runs; evidence runs here, over every host's verdicts
+        args += ["--reruns", str(self.plan.reruns), "--no-attribution"]
         return args
 
     def run(self, root: Path) -> None:

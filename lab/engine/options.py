@@ -25,6 +25,13 @@ def run_arguments(p: argparse.ArgumentParser) -> None:
         help="fresh boots a fail, error or divergence gets before it is reported; mixed "
         f"outcomes are status flaky (default: {DEFAULT_RERUNS}; 0: report as first seen)",
     )
+    p.add_argument(
+        "--no-attribution",
+        dest="attribution",
+        action="store_false",
+        help="no evidence runs on the other emulator builds for divergences, expected and "
+        "unexpected failures (every non-pass verdict still gets its cause class)",
+    )
     p.add_argument("--reports", help="reports directory (default: ROOT/reports)")
     p.add_argument("--scenario-dir", help="scenario suites directory (default: ROOT/scenarios)")
     p.add_argument("--plain", action="store_true", help="plain line output even on a TTY")

@@ -63,6 +63,9 @@ class RunPlan:
     # Empty: the host's own QEMU only, as before the emulator axis.
     emulators: tuple[str, ...] = ()
     reruns: int = 0  # --reruns: fresh boots a bad result gets before it is reported
+    # Evidence runs on the recipe's other emulator builds for non-pass verdicts (--no-attribution
+    # turns them off; the causes are still classified).
+    attribution: bool = False
     catalog: Catalog = field(default_factory=load_catalog)
 
     def scenarios_for(self, profile: Profile, choice: str = "") -> list[Scenario]:

@@ -88,6 +88,9 @@ class RunContext:
     # Fresh boots a fail/error/divergence gets before it is reported (lab.engine.confirm);
     # 0: reported as first seen.
     reruns: int = 0
+    # An evidence run (lab.engine.attribution): verdicts go to the report's evidence, not its
+    # results, and guest records say so.
+    evidence: bool = False
 
 
 class CellRunner:
@@ -102,6 +105,7 @@ class CellRunner:
         self.variant = MachineVariant()
         self._held: list[tuple[Verdict, int]] = []  # bad verdicts awaiting re-runs, their boot
         self._attempt: list[tuple[Verdict, int]] | None = None  # a re-run's verdicts
+        self._rerun = 0  # which re-run the boots now made are (0: the first run)
 
     # -- the run -------------------------------------------------------------------------------
 
@@ -137,7 +141,9 @@ class CellRunner:
             if self.ctx.stop.is_set():
                 break
             self._note(f"re-running {', '.join(sorted(names))} on a fresh boot ({n} of {count})")
-            runs.append(self._rerun(scenarios))
+            self._rerun = n
+            runs.append(self._run_again(scenarios))
+        self._rerun = 0
         folded = []
         for v, boot in held:
             key = confirm.key_of(v)
@@ -146,7 +152,7 @@ class CellRunner:
             folded.append(confirm.fold(v, f"boot{boot}", again) if runs else v)
         self._publish(folded)
 
-    def _rerun(self, scenarios: list[Scenario]) -> dict[str, tuple[Verdict, str]]:
+    def _run_again(self, scenarios: list[Scenario]) -> dict[str, tuple[Verdict, str]]:
         """One fresh boot (per machine variant) running only these scenarios; its verdicts by
         scenario[/path], with the boot each came from."""
         self._attempt = []
@@ -198,6 +204,10 @@ class CellRunner:
         if self.accel is Accel.KVM and not explicit and self.ctx.kvm.known_broken(binary):
             self.accel = Accel.TCG  # another guest of this run already found KVM unusable
         booted = self.variant.apply(self.cell.profile)
+        if self._rerun:  # a re-run boot says which attempt it is (console log, guest programs)
+            booted = dataclasses.replace(
+                booted, append=(*booted.append, f"{confirm.RERUN_WORD}={self._rerun}")
+            )
         boot_dir = self._new_boot_dir()
         accel = Accel.TCG if booted.icount and self.accel is Accel.KVM else self.accel
         target = self.ctx.make_target(self.cell, booted, accel, boot_dir)
@@ -258,6 +268,7 @@ class CellRunner:
                 "kernel_config": kernel.config if kernel else {},
                 "profile_source": self.cell.profile.source,
                 "transport": str(self.cell.transport),
+                **({"evidence_run": True} if self.ctx.evidence else {}),
                 **target.guest_record(),
             },
             self.variant.label,
@@ -384,7 +395,10 @@ class CellRunner:
         self._publish([v for v in verdicts if not any(v is h for h in hold)])
 
     def _publish(self, verdicts: list[Verdict]) -> None:
-        self.ctx.report.add_all(verdicts)
+        if self.ctx.evidence:
+            self.ctx.report.add_evidence(verdicts)
+        else:
+            self.ctx.report.add_all(verdicts)
         for v in verdicts:
             self.ctx.emit(Event(Kind.VERDICT, self.name, scenario=v.scenario, verdict=v))
 

@@ -8,6 +8,10 @@
  *   fault_inject garbage       result lines that are malformed or hostile
  *   fault_inject sleep SECS    sleep (for timeouts) and exit 0
  *   fault_inject exit CODE     exit with CODE
+ *   fault_inject alternate     fail (exit 1) on the first run and every other re-run, pass
+ *                              on the others: the boot's entrylab.rerun=N word (the lab puts
+ *                              it on the command line of re-run boots) decides, so flaky
+ *                              classification is tested on a real guest
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -55,6 +59,32 @@ static int garbage(void)
 	return 0;
 }
 
+/* N of the kernel command line's entrylab.rerun=N; 0 on a first run (no such word). */
+static long rerun_number(void)
+{
+	char line[4096] = "";
+	const char *word;
+	FILE *f = fopen("/proc/cmdline", "r");
+
+	if (!f) {
+		perror("open /proc/cmdline");
+		return -1;
+	}
+	if (!fgets(line, sizeof(line), f))
+		line[0] = 0;
+	fclose(f);
+	word = strstr(line, "entrylab.rerun=");
+	return word ? atol(word + strlen("entrylab.rerun=")) : 0;
+}
+
+static int alternate(void)
+{
+	long n = rerun_number();
+
+	printf("run %ld (entrylab.rerun=%ld): %s\n", n, n, n % 2 ? "pass" : "fail");
+	return n < 0 ? 2 : n % 2 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -73,6 +103,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "exit") && argc > 2)
 		return atoi(argv[2]);
+	if (!strcmp(argv[1], "alternate"))
+		return alternate();
 	fprintf(stderr, "fault_inject: unknown fault %s\n", argv[1]);
 	return 2;
 }

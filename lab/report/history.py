@@ -164,11 +164,20 @@ def subject_line(data: dict[str, Any], problems: list[Change]) -> str:
     counts = data.get("counts", {})
     total = sum(counts.values())
     shown = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
-    verdict = "RED" if problems else "GREEN"
+    contradicted = contradictions(data)
+    verdict = "RED" if problems or contradicted else "GREEN"
+    claims = f"; {len(contradicted)} claim(s) contradicted by evidence" if contradicted else ""
     return (
         f"entrylab {data.get('kind', 'run')} {data['run_id']}: {verdict}: "
-        f"{len(problems)} new problem(s); {total} verdicts ({shown})"
+        f"{len(problems)} new problem(s){claims}; {total} verdicts ({shown})"
     )
+
+
+def contradictions(data: dict[str, Any]) -> list[dict[str, str]]:
+    """Claims of the run (expectation bounds, emulator causes) its evidence contradicts
+    (lab.engine.attribution): each turns a nightly red until fixed."""
+    found = (data.get("attribution") or {}).get("contradictions") or []
+    return [c for c in found if isinstance(c, dict)]
 
 
 def dump_json(data: Any) -> str:

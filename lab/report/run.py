@@ -87,6 +87,9 @@ class RunReport:
         }
         self.guests: dict[str, dict[str, Any]] = {}
         self.verdicts: list[Verdict] = []
+        # Verdicts of evidence runs (lab.engine.attribution): the same scenarios on other
+        # emulator builds, kept beside the run's own and never counted as its results.
+        self.evidence: list[Verdict] = []
         self._lock = threading.Lock()
         self.flush()
         self._point_latest()  # only once the new run has a valid results.json
@@ -113,6 +116,7 @@ class RunReport:
         report.meta["finished"] = None
         report.meta.setdefault("resumed", []).append(_now())
         report.guests = data.get("guests", {})
+        report.evidence = [Verdict.from_json(v) for v in data.get("evidence", [])]
         report.verdicts = [
             Verdict.from_json(v)
             for v in data["verdicts"]
@@ -154,6 +158,11 @@ class RunReport:
                 self.verdicts.append(v)
             self._write()
 
+    def add_evidence(self, verdicts: Iterable[Verdict]) -> None:
+        with self._lock:
+            self.evidence += verdicts
+            self._write()
+
     def flush(self) -> None:
         with self._lock:
             self._write()
@@ -191,6 +200,7 @@ class RunReport:
             "counts": {s.value: sum(v.status is s for v in self.verdicts) for s in Status},
             "guests": self.guests,
             "verdicts": [v.to_json() for v in self.verdicts],
+            "evidence": [v.to_json() for v in self.evidence],
         }
 
     def _write(self) -> None:

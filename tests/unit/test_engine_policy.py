@@ -363,6 +363,13 @@ def test_a_bad_result_that_flips_on_fresh_boots_is_flaky_with_every_attempt(tmp_
     assert [x["excerpt"] for x in a.attempts] == [f"excerpt {n}" for n in range(1, 5)]
     assert [x["boot"] for x in a.attempts] == ["boot1", "boot2", "boot3", "boot4"]
     assert len(lab.targets) == 4  # one boot for the run, one per re-run (only "a" re-ran)
+    # each re-run boot says which attempt it is on its kernel command line
+    assert [t.booted.append for t in lab.targets] == [
+        (),
+        ("entrylab.rerun=1",),
+        ("entrylab.rerun=2",),
+        ("entrylab.rerun=3",),
+    ]
 
 
 def test_a_bad_result_seen_every_time_keeps_its_status_n_of_n(tmp_path: Path) -> None:
