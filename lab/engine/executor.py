@@ -193,7 +193,7 @@ def attribute(plan: RunPlan, images: Images, matrix: list[Cell], ctx: RunContext
         if c.kernel is not None
     }
     wanted = attribution.requests(report.verdicts, emulators, have) if plan.attribution else []
-    if wanted and not ctx.stop.is_set():
+    if wanted:
         _evidence_runs(plan, images, matrix, ctx, wanted)
     contradictions = attribution.attach(report.verdicts, report.evidence)
     report.meta["attribution"] = {
@@ -217,7 +217,8 @@ def _evidence_runs(
     log = partial(_note, ctx.emit)
     builds = build_emulators(tuple(dict.fromkeys(r.emulator for r in wanted)), images, log)
     by_name = {c.name: c for c in matrix}
-    evidence_ctx = replace(ctx, reruns=0, evidence=True)
+    # the run's own stop is set once its guests are gone: evidence runs get their own
+    evidence_ctx = replace(ctx, reruns=0, evidence=True, stop=threading.Event())
     runners = []
     for r in wanted:
         cell = by_name[r.cell]
@@ -238,7 +239,7 @@ def _evidence_runs(
         for f in [pool.submit(r.run) for r in longest_first(runners)]:
             f.result()
     except BaseException:
-        _stop_all(ctx.stop, pool)
+        _stop_all(evidence_ctx.stop, pool)
         raise
     pool.shutdown(wait=True)
 

@@ -66,3 +66,14 @@ def test_alternating_failure_is_flaky_and_a_steady_one_is_n_of_n(
     assert steady["status"] == "fail" and steady["message"].endswith("[4 of 4]")
     assert [a["status"] for a in steady["attempts"]] == ["fail"] * 4
     assert "re-running" in result.stdout
+    # attribution: both were run again on the other emulator build, where they fail as well
+    data = latest_results(reports)
+    assert data["attribution"]["evidence_runs"] == [
+        "amd-syscall32@cloud-amd64 on 10.0: alternate, steady"
+    ]
+    for v in (flaky, steady):
+        (other,) = v["elsewhere"]
+        assert other["cell"] == "amd-syscall32@cloud-amd64@10.0" and other["outcome"] == "seen"
+        assert v["cause"] == "unknown" and v["attribution"].startswith("seen on 7.2.")
+    assert {v["cell"] for v in data["evidence"]} == {"amd-syscall32@cloud-amd64@10.0"}
+    assert "steady" not in {v["scenario"] for v in data["verdicts"] if v["cell"].endswith("@10.0")}
