@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from lab.engine.confirm import DEFAULT_RERUNS
 from lab.engine.emulators import add_axis_arguments
 from lab.targets.base import Transport
+
+
+def _env_int(name: str, default: int) -> int:
+    """A default from the environment (a lab machine's own setting); garbage: the default."""
+    try:
+        return int(os.environ.get(name, default))
+    except ValueError:
+        return default
 
 
 def run_arguments(p: argparse.ArgumentParser) -> None:
@@ -20,17 +29,19 @@ def run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--reruns",
         type=int,
-        default=DEFAULT_RERUNS,
+        default=_env_int("ENTRYLAB_RERUNS", DEFAULT_RERUNS),
         metavar="N",
         help="fresh boots a fail, error or divergence gets before it is reported; mixed "
-        f"outcomes are status flaky (default: {DEFAULT_RERUNS}; 0: report as first seen)",
+        f"outcomes are status flaky (default: $ENTRYLAB_RERUNS, else {DEFAULT_RERUNS}; 0: "
+        "report as first seen)",
     )
     p.add_argument(
-        "--no-attribution",
-        dest="attribution",
-        action="store_false",
-        help="no evidence runs on the other emulator builds for divergences, expected and "
-        "unexpected failures (every non-pass verdict still gets its cause class)",
+        "--attribution",
+        action=argparse.BooleanOptionalAction,
+        default=_env_int("ENTRYLAB_ATTRIBUTION", 1) != 0,
+        help="evidence runs on the recipe's other emulator builds for divergences, expected and "
+        "unexpected failures (default: on unless $ENTRYLAB_ATTRIBUTION=0; off, every non-pass "
+        "verdict still gets its cause class)",
     )
     p.add_argument("--reports", help="reports directory (default: ROOT/reports)")
     p.add_argument("--scenario-dir", help="scenario suites directory (default: ROOT/scenarios)")

@@ -45,6 +45,7 @@ def test_alternating_failure_is_flaky_and_a_steady_one_is_n_of_n(
         str(reports),
         "--reruns",
         "3",
+        "--attribution",
         "--plain",
         cwd=root,
         timeout=900,
