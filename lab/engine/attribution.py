@@ -102,22 +102,66 @@ class Request:
 
 
 def requests(
-    verdicts: Iterable[Verdict], emulators: Iterable[str], have: Iterable[tuple[str, str, str]]
+    verdicts: Iterable[Verdict],
+    emulators: Iterable[str],
+    have: Iterable[tuple[str, str, str]],
+    reused: Iterable[Verdict] = (),
 ) -> list[Request]:
     """Evidence runs still missing: for each cell with verdicts that need evidence, each build
     of ``emulators`` it did not run on; ``have``: the (profile, kernel, emulator) cells the
-    run already made, whose own verdicts are the evidence."""
+    run already made, whose own verdicts are the evidence; ``reused``: evidence an earlier
+    nightly gathered that still holds (reusable), which needs no run."""
     ran = set(have)
+    covered = {(place(u), u.env.emulator or "system") for u in reused if u.env is not None}
     wanted: dict[tuple[str, str], dict[str, None]] = {}
     for v in verdicts:
-        if needs_evidence(v) and v.env is not None:
-            for e in emulators:
-                if (
-                    e != (v.env.emulator or "system")
-                    and (v.env.profile, v.env.kernel, e) not in ran
-                ):
-                    wanted.setdefault((v.cell, e), {})[v.scenario] = None
+        if not needs_evidence(v) or v.env is None:
+            continue
+        for e in emulators:
+            if e == (v.env.emulator or "system") or (v.env.profile, v.env.kernel, e) in ran:
+                continue
+            if (place(v), e) not in covered:
+                wanted.setdefault((v.cell, e), {})[v.scenario] = None
     return [Request(cell, e, tuple(names)) for (cell, e), names in wanted.items()]
+
+
+REUSED = "evidence of nightly"
+
+
+def reusable(
+    previous: dict[str, Any] | None, verdicts: Iterable[Verdict], versions: Mapping[str, str]
+) -> list[Verdict]:
+    """The previous nightly's evidence that still holds for this run's verdicts: same place,
+    the verdict there had the same status on the same kernel release, and the other build is
+    still the same QEMU version (``versions``: emulator name -> version). The nightly pays for
+    evidence only where something changed or is new."""
+    if not previous:
+        return []
+    before = {
+        _slot(v): v for v in previous.get("verdicts", []) if isinstance(v, dict) and v.get("cell")
+    }
+    now = {place(v): v for v in verdicts if needs_evidence(v)}
+    out = []
+    for raw in previous.get("evidence", []):
+        u = Verdict.from_json(raw)
+        v = now.get(place(u))
+        if v is None or u.env is None or v.env is None:
+            continue
+        was = before.get(f"{v.cell}/{v.scenario}/{v.path or ''}")
+        if was is None or was.get("status") != v.status.value:
+            continue
+        if (was.get("env") or {}).get("kernel_release") != v.env.kernel_release:
+            continue
+        if versions.get(u.env.emulator or "system") != u.env.qemu_version:
+            continue
+        if REUSED not in u.message:
+            u.message = f"{u.message} ({REUSED} {previous.get('run_id')})"
+        out.append(u)
+    return out
+
+
+def _slot(v: dict[str, Any]) -> str:
+    return f"{v['cell']}/{v['scenario']}/{v.get('path') or ''}"
 
 
 def outcome(original: Verdict, other: Verdict) -> str:

@@ -77,3 +77,17 @@ def fold(first: Verdict, first_boot: str, reruns: list[dict[str, Any]]) -> Verdi
 
 def key_of(v: Verdict) -> str:
     return v.scenario + (f"/{v.path}" if v.path else "")
+
+
+def steady_results(previous: dict[str, Any] | None) -> dict[str, str]:
+    """cell/scenario[/path] -> status of the previous nightly's bad results that every re-run
+    confirmed (n of n, n > 1): known and stable, so one agreeing re-run suffices now."""
+    out: dict[str, str] = {}
+    for v in (previous or {}).get("verdicts", []):
+        attempts = v.get("attempts") or []
+        if len(attempts) > 1 and all(a.get("status") == v.get("status") for a in attempts):
+            key = f"{v.get('cell')}/{v.get('scenario')}" + (
+                f"/{v['path']}" if v.get("path") else ""
+            )
+            out[key] = str(v.get("status"))
+    return out

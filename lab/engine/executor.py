@@ -17,7 +17,7 @@ from functools import partial
 from pathlib import Path
 
 from lab.config.profiles import Profile
-from lab.engine import attribution
+from lab.engine import attribution, confirm
 from lab.engine.cell import SYSTEM_EMULATOR, Cell
 from lab.engine.emulators import build_emulators, emulator_for
 from lab.engine.hosts import HostRunner, spread
@@ -26,11 +26,14 @@ from lab.engine.runner import CellRunner, RunContext, TargetFactory
 from lab.errors import LabError
 from lab.events import Event, Kind, Sink
 from lab.images.builder import Images, ImageSet, Layered, for_kernel
+from lab.images.emulators import PrivateQemu
 from lab.images.kernels import BuiltKernel
 from lab.images.sshpart import SshPart
+from lab.report import history
+from lab.report.results import Verdict
 from lab.report.run import RunReport
 from lab.suites.kselftest.expectations import expectations_path, load_expectations
-from lab.targets.accel import choose_accel
+from lab.targets.accel import DEFAULT_QEMU, choose_accel, qemu_version
 from lab.targets.base import Accel, Target, TargetKind
 from lab.targets.qemu import QemuMachine
 from lab.targets.reaping import reap_all
@@ -141,6 +144,7 @@ def _execute(
         plan.catalog.checks,
         factory or partial(make_target, key_dir=report.dir / "ssh"),
         reruns=plan.reruns,
+        steady=_steady(report),
     )
     shares = spread(matrix, plan.hosts)
     hosts = [HostRunner(h, shares[h.name], plan, ctx) for h in plan.hosts if shares[h.name]]
@@ -178,6 +182,13 @@ def _execute(
     return report
 
 
+def _steady(report: RunReport) -> dict[str, str]:
+    """A nightly's known, confirmed bad results (confirm.steady_results of the previous one)."""
+    if report.meta.get("kind") != "nightly":
+        return {}
+    return confirm.steady_results(history.previous_nightly(report.reports_dir, report.run_id))
+
+
 def attribute(plan: RunPlan, images: Images, matrix: list[Cell], ctx: RunContext) -> None:
     """Every non-pass verdict's cause and evidence; evidence runs on the other emulator builds
     for what needs it (unless --no-attribution), then the comparison (lab.engine.attribution)."""
@@ -192,13 +203,19 @@ def attribute(plan: RunPlan, images: Images, matrix: list[Cell], ctx: RunContext
         for c in matrix
         if c.kernel is not None
     }
-    wanted = attribution.requests(report.verdicts, emulators, have) if plan.attribution else []
+    reused = _reusable_evidence(images, ctx, emulators) if plan.attribution else []
+    if reused:
+        report.add_evidence(reused)
+    wanted = (
+        attribution.requests(report.verdicts, emulators, have, reused) if plan.attribution else []
+    )
     if wanted:
         _evidence_runs(plan, images, matrix, ctx, wanted)
     contradictions = attribution.attach(report.verdicts, report.evidence)
     report.meta["attribution"] = {
         "emulators": emulators,
         "evidence_runs": [f"{r.cell} on {r.emulator}: {', '.join(r.scenarios)}" for r in wanted],
+        "evidence_reused": len(reused),
         "contradictions": [c.to_json() for c in contradictions],
     }
     for c in contradictions:
@@ -242,6 +259,22 @@ def _evidence_runs(
         _stop_all(evidence_ctx.stop, pool)
         raise
     pool.shutdown(wait=True)
+
+
+def _reusable_evidence(images: Images, ctx: RunContext, emulators: list[str]) -> list[Verdict]:
+    """A nightly's evidence from the previous nightly that still holds (attribution.reusable)."""
+    report = ctx.report
+    if report.meta.get("kind") != "nightly":
+        return []
+    previous = history.previous_nightly(report.reports_dir, report.run_id)
+    if not previous or not previous.get("evidence"):
+        return []
+    builds = build_emulators(tuple(emulators), images, partial(_note, ctx.emit))
+    versions = {n: b.version for n, b in builds.items() if isinstance(b, PrivateQemu)}
+    versions[SYSTEM_EMULATOR] = qemu_version(DEFAULT_QEMU)
+    found = attribution.reusable(previous, report.verdicts, versions)
+    _note(ctx.emit, f"attribution: {len(found)} result(s) of evidence from {previous['run_id']}")
+    return found
 
 
 def _note(emit: Sink, message: str) -> None:

@@ -91,6 +91,19 @@ class RunContext:
     # An evidence run (lab.engine.attribution): verdicts go to the report's evidence, not its
     # results, and guest records say so.
     evidence: bool = False
+    # cell/scenario[/path] -> status, for bad results the previous nightly confirmed n of n:
+    # one re-run that agrees is enough for them (a disagreement gets the full count).
+    steady: Mapping[str, str] = field(default_factory=dict)
+
+
+def _agree(held: list[tuple[Verdict, int]], runs: list[dict[str, tuple[Verdict, str]]]) -> bool:
+    """Every re-run so far gave each held verdict its first status again."""
+    for v, _ in held:
+        for r in runs:
+            again = r.get(confirm.key_of(v), r.get(v.scenario))
+            if again is None or again[0].status is not v.status:
+                return False
+    return True
 
 
 class CellRunner:
@@ -137,12 +150,16 @@ class CellRunner:
         scenarios = [s for s in self.cell.scenarios if s.name in names]
         count = confirm.rerun_count([v for v, _ in held], self.ctx.reruns)
         runs: list[dict[str, tuple[Verdict, str]]] = []
+        steady = all(self.ctx.steady.get(v.key) == v.status.value for v, _ in held)
         for n in range(1, count + 1):
             if self.ctx.stop.is_set():
                 break
             self._note(f"re-running {', '.join(sorted(names))} on a fresh boot ({n} of {count})")
             self._rerun = n
             runs.append(self._run_again(scenarios))
+            if steady and _agree(held, runs):
+                self._note("known from the previous nightly and the same again: no more re-runs")
+                break
         self._rerun = 0
         folded = []
         for v, boot in held:

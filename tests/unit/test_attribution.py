@@ -203,3 +203,28 @@ def test_contradictions_turn_the_nightly_red() -> None:
     line = history.subject_line(data, [])
     assert "RED" in line and "1 claim(s) contradicted by evidence" in line
     assert "GREEN" in history.subject_line({**data, "attribution": {}}, [])
+
+
+def test_a_nightly_reuses_evidence_that_still_holds_and_runs_the_rest() -> None:
+    xfail = verdict(Status.XFAIL, predicted=SMAP)
+    div = verdict(Status.DIVERGENCE, scenario="raw-fast-insn", path="sysenter")
+    before_x = verdict(Status.XFAIL, predicted=SMAP)
+    before_d = verdict(Status.PASS, scenario="raw-fast-insn", path="sysenter")  # new since
+    previous = {
+        "run_id": "20261201-020000-aaaa",
+        "verdicts": [before_x.to_json(), before_d.to_json()],
+        "evidence": [
+            verdict(Status.PASS, "10.0").to_json(),
+            verdict(Status.PASS, "10.0", scenario="raw-fast-insn", path="sysenter").to_json(),
+        ],
+    }
+    now = classified(xfail, div)
+    reused = attribution.reusable(previous, now, EMULATORS)
+    assert [(u.scenario, u.message) for u in reused] == [
+        ("kst-test_syscall_vdso_32", "pass on 10.0 (evidence of nightly 20261201-020000-aaaa)")
+    ]
+    wanted = attribution.requests(now, ["system", "10.0"], set(), reused)
+    assert wanted == [attribution.Request("intel-sep@cloud-amd64", "10.0", ("raw-fast-insn",))]
+    # the other build moved to a new version: nothing of it is reused
+    assert attribution.reusable(previous, now, {**EMULATORS, "10.0": "10.0.3"}) == []
+    assert attribution.reusable(None, now, EMULATORS) == []

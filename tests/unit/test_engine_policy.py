@@ -131,6 +131,7 @@ class Lab:
     events: list[Event] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
     reruns: int = 0
+    steady: dict[str, str] = field(default_factory=dict)
 
     def factory(self, cell: Cell, booted: Profile, accel: Accel, boot_dir: Path) -> FakeTarget:
         t = FakeTarget(booted, accel, self.boot_failures(booted, accel, len(self.targets)))
@@ -152,6 +153,7 @@ class Lab:
             self.factory,
             kvm=self.memo,
             reruns=self.reruns,
+            steady=self.steady,
         )
         CellRunner(cell, ctx).run()
         return report
@@ -418,3 +420,42 @@ def test_no_reruns_when_stopping(tmp_path: Path) -> None:
     report = lab.run(cell(scenario("a", "f")), {"f": fail_and_stop})
     (v,) = report.verdicts
     assert v.status is Status.FAIL and not v.attempts and len(lab.targets) == 1
+
+
+def test_a_result_the_previous_nightly_confirmed_needs_one_agreeing_rerun(tmp_path: Path) -> None:
+    def always(ctx: CheckContext) -> list[Verdict]:
+        return [ctx.verdict(Status.DIVERGENCE, "TCG executes SYSENTER")]
+
+    steady = {"amd-syscall32@cloud-amd64/a": "divergence"}
+    lab = Lab(tmp_path, reruns=3, steady=steady)
+    (v,) = lab.run(cell(scenario("a", "div")), {"div": always}).verdicts
+    assert v.status is Status.DIVERGENCE and v.tally == "2 of 2 bad" and len(lab.targets) == 2
+    # one that flips on its first re-run gets the full count
+    flips = Lab(tmp_path / "b", reruns=3, steady={"amd-syscall32@cloud-amd64/a": "fail"})
+    (w,) = flips.run(cell(scenario("a", "flip")), {"flip": alternating(Status.FAIL)}).verdicts
+    assert w.status is Status.FLAKY and w.tally == "2 of 4 bad" and len(flips.targets) == 4
+
+
+def test_steady_results_are_the_bad_ones_every_rerun_confirmed() -> None:
+    from lab.engine.confirm import steady_results
+
+    previous = {
+        "verdicts": [
+            {
+                "cell": "c",
+                "scenario": "a",
+                "status": "divergence",
+                "attempts": [{"status": "divergence"}, {"status": "divergence"}],
+            },
+            {
+                "cell": "c",
+                "scenario": "b",
+                "path": "p",
+                "status": "flaky",
+                "attempts": [{"status": "fail"}, {"status": "pass"}],
+            },
+            {"cell": "c", "scenario": "d", "status": "fail", "attempts": []},
+        ]
+    }
+    assert steady_results(previous) == {"c/a": "divergence"}
+    assert steady_results(None) == {}
