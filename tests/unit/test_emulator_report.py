@@ -11,10 +11,13 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from rich.console import Console
 
+from lab import cli
 from lab.dashboard import legend, matrix_table
-from lab.report import browse
+from lab.errors import LabError
+from lab.report import browse, kernel_diff
 from lab.report.emulators import emulator_axis
 from lab.report.history import load
 from lab.report.html import render_html
@@ -255,3 +258,53 @@ def test_an_old_report_without_the_new_fields_still_renders(tmp_path: Path) -> N
     assert "<th>emulator</th>" not in page and "cause " not in page
     assert "<b>divergence</b> intel-sep@cloud-amd64/far-ret" in page
     assert "legend" in legend().plain
+
+
+def qemu_diff(reports: Path, *words: str) -> list[str]:
+    """What `lab report diff WORDS...` prints."""
+    lines: list[str] = []
+    parsed = cli.build_parser().parse_args(["report", "diff", *words])
+    assert kernel_diff.command(reports, parsed, lines.append) == 0
+    return lines
+
+
+def test_diff_across_emulator_builds_of_one_run(tmp_path: Path) -> None:
+    write(tmp_path, results(TWO_EMULATORS))
+    lines = qemu_diff(tmp_path, RUN, "--qemu", "system,10.0")
+    assert (
+        lines[0]
+        == f"run {RUN} emulator system (QEMU 7.2.22) -> run {RUN} emulator 10.0 (QEMU 10.0.2)"
+    )
+    intel = lines.index(
+        "intel-sep@cloud-amd64: intel-sep@cloud-amd64 (QEMU 7.2.22) -> "
+        "intel-sep@cloud-amd64@10.0 (QEMU 10.0.2)"
+    )
+    assert lines[intel + 1] == "  far-ret [tcg]  divergence -> pass"
+    amd = lines.index(
+        "amd-syscall32@cloud-amd64: amd-syscall32@cloud-amd64 (QEMU 7.2.22) -> "
+        "amd-syscall32@cloud-amd64@10.0 (QEMU 10.0.2)"
+    )
+    assert lines[amd + 1] == "  vdso-entry [tcg]  pass -> flaky"
+    assert lines[-1] == "2 verdict(s) changed in 2 of 2 profile@kernel(s)"
+    # a build by its QEMU version or that version's major.minor: the same comparison
+    assert qemu_diff(tmp_path, RUN, "--qemu", "7.2,10.0.2")[1:] == lines[1:]
+
+
+def test_diff_across_builds_of_two_runs_and_its_errors(tmp_path: Path) -> None:
+    write(tmp_path, results(TWO_EMULATORS[:4]))  # the system QEMU only
+    later = results(TWO_EMULATORS[4:])  # 10.0 only
+    later["run_id"] = "20260302-000000-emu1"
+    write(tmp_path, later)
+    lines = qemu_diff(tmp_path, RUN, "20260302", "--qemu", "system,10.0")
+    assert "  far-ret [tcg]  divergence -> pass" in lines
+    assert lines[-1] == "2 verdict(s) changed in 2 of 2 profile@kernel(s)"
+    with pytest.raises(
+        LabError,
+        match=r"has no cell on emulator '9.2'; its emulators: "
+        r"system \(QEMU 7.2.22\)",
+    ):
+        qemu_diff(tmp_path, RUN, "--qemu", "system,9.2")
+    with pytest.raises(SystemExit):  # one axis at a time
+        cli.build_parser().parse_args(
+            ["report", "diff", RUN, "--qemu", "system,10.0", "--kernels", "6.1,7.2"]
+        )
