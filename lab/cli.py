@@ -510,7 +510,7 @@ def build_parser() -> argparse.ArgumentParser:
     show = rsub.add_parser("show", help="the matrix of a run (default: latest)")
     show.add_argument("run", nargs="?", help="run id, unique prefix or 'latest'")
     show.set_defaults(func=cmd_report_show)
-    d = rsub.add_parser("diff", help="what changed between two runs, or two kernels")
+    d = rsub.add_parser("diff", help="what changed between two runs, two kernels or two emulators")
     kernel_diff.add_arguments(d)
     d.set_defaults(func=cmd_report_diff)
     t = rsub.add_parser(

@@ -25,6 +25,7 @@ from rich.text import Text
 
 from lab.events import Event, Kind, printable_line
 from lab.report.compat import verdict_cell
+from lab.report.emulators import DIFFERS, EmulatorAxis, pair_of
 from lab.report.results import SEVERITY, Status, worst
 
 STYLE = {
@@ -201,46 +202,66 @@ class Dashboard:
 
 
 def matrix_table(
-    verdicts: list[dict[str, Any]], title: str = "", groups: Mapping[str, str] | None = None
+    verdicts: list[dict[str, Any]],
+    title: str = "",
+    groups: Mapping[str, str] | None = None,
+    emulators: EmulatorAxis | None = None,
 ) -> Table:
     """The cell x scenario matrix (worst status of each) from verdict dicts of any schema
     version; an ERROR names its error kind(s), e.g. "ERROR boot". With ``groups`` (cell ->
-    heading, e.g. its kernel and release) the rows are grouped, each group under its heading."""
+    heading, e.g. its kernel and release) the rows are grouped, each group under its heading.
+    With ``emulators`` spanning several builds, each profile@kernel's cells stand together (one
+    row per build, its QEMU version in an emulator column) and a status that differs between
+    them is marked ≠."""
     placed = [(verdict_cell(v), v) for v in verdicts]
     rows = list(dict.fromkeys(c for c, _ in placed))
     headings = {c: (groups or {}).get(c, "") for c in rows}
     order = list(dict.fromkeys(headings.values()))
     rows.sort(key=lambda c: order.index(headings[c]))
+    side = emulators if emulators is not None and emulators.spans else None
+    if side is not None:
+        rows = side.side_by_side(rows)
     scenarios = list(dict.fromkeys(v["scenario"] for v in verdicts))
     cells: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for c, v in placed:
         cells.setdefault((c, v["scenario"]), []).append(v)
+    worst_of = {k: worst([Status(v["status"]) for v in vs]) for k, vs in cells.items()}
+    differs = side.differing(worst_of) if side is not None else set()
     table = Table(title=title or None, header_style="bold")
     table.add_column("cell", no_wrap=True)
+    if side is not None:
+        table.add_column("emulator", no_wrap=True)
     for s in scenarios:
         table.add_column(s, justify="center")
-    heading = ""
+    lead = 2 if side is not None else 1
+    heading, pair = "", ""
     for c in rows:
         if groups and headings[c] != heading:
             heading = headings[c]
             if table.row_count:
                 table.add_section()
-            table.add_row(Text(heading, style="bold"), *([""] * len(scenarios)))
-        row: list[Any] = [c]
+            table.add_row(Text(heading, style="bold"), *([""] * (len(scenarios) + lead - 1)))
+        elif side is not None and pair and pair_of(c) != pair and table.row_count:
+            table.add_section()
+        pair = pair_of(c)
+        row: list[Any] = [c] + ([side.heading_of(c)] if side is not None else [])
         for s in scenarios:
             vs = cells.get((c, s))
             if not vs:
                 row.append(Text("—", style="dim"))
                 continue
             statuses = [Status(v["status"]) for v in vs]
-            w = worst(statuses)
+            w = worst_of[(c, s)]
             bad = sum(st.bad for st in statuses)
             label = LABEL[w] + (f" {bad}/{len(statuses)}" if len(statuses) > 1 and bad else "")
             kinds = dict.fromkeys(
                 str(v["error_kind"]) for v in vs if v["status"] == "error" and v.get("error_kind")
             )
             label += f" {','.join(kinds)}" if w is Status.ERROR and kinds else ""
-            row.append(Text(label, style=STYLE[w]))
+            if (c, s) in differs:
+                row.append(Text(f"{DIFFERS} {label}", style=f"{STYLE[w]} reverse"))
+            else:
+                row.append(Text(label, style=STYLE[w]))
         table.add_row(*row)
     return table
 
@@ -269,13 +290,17 @@ def guests_table(guests: dict[str, dict[str, Any]]) -> Table:
     return table
 
 
-def legend() -> Text:
+def legend(emulators: bool = False) -> Text:
+    """The statuses' colours and what the less obvious ones mean; with ``emulators`` also the
+    mark of a status that differs between emulator builds."""
     parts: list[Any] = ["legend: "]
     for s in SEVERITY:
         parts += [(LABEL[s], STYLE[s]), "  "]
     parts.append(
-        "(diverge = the emulator does what real silicon would not: a finding; xfail = a "
-        "recorded known artefact; XPASS = it is gone, update expectations; n/m = n of m "
-        "sub-verdicts not passing)"
+        "(diverge = the emulator does what real silicon would not: a finding; FLAKY = re-runs "
+        "on fresh boots disagreed (k of n bad); xfail = a recorded known artefact; XPASS = it "
+        "is gone, update expectations; n/m = n of m sub-verdicts not passing"
+        + (f"; {DIFFERS} = the status differs between emulator builds" if emulators else "")
+        + ")"
     )
     return Text.assemble(*parts)

@@ -8,23 +8,66 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from lab.dashboard import guests_table, legend, matrix_table
+from lab.dashboard import LABEL, STYLE, guests_table, legend, matrix_table
 from lab.report import history
 from lab.report.compat import upgrade
+from lab.report.emulators import emulator_axis
+from lab.report.findings import finding_lines
 from lab.report.html import kernel_headings
+from lab.report.results import Status
+from lab.report.run import printable
 
 
-def show_matrix(console: Console, data: dict[str, Any], run_dir: Path) -> None:
-    """The guests table, the cell × scenario matrix with its legend, and the counts."""
+def show_matrix(
+    console: Console, data: dict[str, Any], run_dir: Path, details: bool = False
+) -> None:
+    """The guests table, the cell × scenario matrix with its legend, and the counts; with
+    ``details`` (`lab report show`) also every finding with its evidence."""
     title = f"run {data['run_id']} ({data.get('state', '?')})"
     if data.get("guests"):
         console.print(guests_table(data["guests"]))
     if data["verdicts"]:
-        console.print(matrix_table(data["verdicts"], title, _kernel_groups(data)))
-        console.print(legend())
+        data = upgrade(data)
+        axis = emulator_axis(data["verdicts"], data.get("guests"))
+        console.print(matrix_table(data["verdicts"], title, _kernel_groups(data), axis))
+        console.print(legend(axis.spans))
+    if details:
+        show_findings(console, data.get("verdicts") or [])
     counts = ", ".join(f"{n} {s}" for s, n in data.get("counts", {}).items() if n)
     console.print(f"{counts or 'no verdicts'}; report: {run_dir}")
+
+
+FINDING_LINE = 300  # characters of one line of a finding in the terminal
+
+
+def show_findings(console: Console, verdicts: list[dict[str, Any]]) -> None:
+    """Each verdict that is neither a pass nor a skip: its status, key and message, then its
+    cause, evidence, attribution, the other emulator builds' results and its re-runs. Skips
+    are counted only (their reasons are in report.html and summary.md)."""
+    found = [v for v in verdicts if v.get("status") not in ("pass", "skip")]
+    skips = sum(v.get("status") == "skip" for v in verdicts)
+    if not found and not skips:
+        return
+    console.print(Text(f"findings ({len(found)})", style="bold"))
+    for v in found:
+        status = Status(v["status"])
+        key = f"{v['cell']}/{v['scenario']}" + (f"/{v['path']}" if v.get("path") else "")
+        head = Text.assemble((LABEL[status], STYLE[status]), f" {_line(key)}")
+        if v.get("message"):
+            head.append(f": {_line(str(v['message']))}")
+        console.print(head)
+        for line in finding_lines(v):
+            console.print(Text(f"    {_line(line)}", style="dim" if line[:1] == " " else ""))
+    if skips:
+        console.print(Text(f"{skips} skipped (reasons: lab report html)", style="dim"))
+
+
+def _line(text: str) -> str:
+    """Guest text shown, not obeyed (control characters escaped), one line, cut short."""
+    text = printable(text).replace("\n", " ").replace("\t", " ")
+    return text if len(text) <= FINDING_LINE else text[: FINDING_LINE - 1] + "…"
 
 
 def _kernel_groups(data: dict[str, Any]) -> dict[str, str] | None:
@@ -49,7 +92,7 @@ def list_runs(reports: Path, last: int | None) -> None:
 
 
 def show_run(run: Path) -> None:
-    show_matrix(Console(), history.load(run), run)
+    show_matrix(Console(), history.load(run), run, details=True)
 
 
 def diff_runs(run_a: Path, run_b: Path) -> None:

@@ -24,6 +24,8 @@ from typing import Any
 
 from lab.fsutil import atomic_write
 from lab.report.compat import upgrade
+from lab.report.emulators import DIFFERS, emulator_axis, pair_of
+from lab.report.findings import finding_html, summary_html
 from lab.report.results import SEVERITY, Status, worst
 
 __all__ = ["perf_tables", "render_html", "write_html"]
@@ -62,6 +64,9 @@ td.pass{background:#d8f5d8}td.fail{background:#f8c8c8;font-weight:bold}
 td.div{background:#fde9b0}td.err{background:#e8c8f0;font-weight:bold}td.skip{background:#eee}
 td.xfail{background:#d8eef8}td.xpass{background:#ffd27f;font-weight:bold}
 td.flaky{background:#c8f0e8;font-weight:bold}
+td.differs{outline:3px solid #222;outline-offset:-3px}
+tr.pair th,tr.pair td{border-top:2px solid #888}
+td.emu{white-space:nowrap;color:#444}ul.evidence{margin:.3em 0;padding-left:1.4em}
 .meta{color:#555}.note{color:#555;font-size:.9em;max-width:70em}
 div.wide{overflow-x:auto}
 img.plot{max-width:100%;box-sizing:border-box;border:1px solid #ddd;margin:.5em 0}
@@ -290,47 +295,81 @@ def kernel_headings(data: dict[str, Any]) -> dict[str, str]:
 
 
 def _matrix(data: dict[str, Any]) -> str:
-    """Rows are cells, grouped under their kernel (kernels and cells in order of appearance)."""
+    """Rows are cells, grouped under their kernel (kernels and cells in order of appearance).
+
+    When the run's cells span several emulator builds, each profile@kernel's cells stand
+    together, one row per build with its QEMU version, and a scenario whose status differs
+    between them is marked (≠, outlined)."""
     verdicts = data.get("verdicts", [])
     kernels = kernel_headings(data)
     order = list(dict.fromkeys(str(v["cell"]) for v in verdicts))
     kernel_order = list(dict.fromkeys(kernels[c] for c in order))
     order.sort(key=lambda c: kernel_order.index(kernels[c]))
+    axis = emulator_axis(verdicts, data.get("guests"))
+    side = axis if axis.spans else None
+    if side is not None:
+        order = side.side_by_side(order)
     scenarios = list(dict.fromkeys(str(v["scenario"]) for v in verdicts))
     guests = data.get("guests", {})
     cells: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for v in verdicts:
         cells.setdefault((str(v["cell"]), str(v["scenario"])), []).append(v)
+    worst_of = {k: worst([Status(v["status"]) for v in vs]) for k, vs in cells.items()}
+    differs = side.differing(worst_of) if side is not None else set()
+    lead = 2 if side is not None else 1
     rows = ["<table><tr><th>cell (vendor)</th>"]
+    rows += ["<th>emulator</th>"] if side is not None else []
     rows += [f"<th>{_e(s)}</th>" for s in scenarios]
     rows.append("</tr>")
-    kernel = None
+    kernel, pair = None, ""
     for c in order:
+        first = ""
         if kernels[c] != kernel:
             kernel = kernels[c]
-            rows.append(f"<tr><th class=kernel colspan={len(scenarios) + 1}>{_e(kernel)}</th></tr>")
+            rows.append(
+                f"<tr><th class=kernel colspan={len(scenarios) + lead}>{_e(kernel)}</th></tr>"
+            )
+        elif side is not None and pair_of(c) != pair:
+            first = " class=pair"
+        pair = pair_of(c)
         vendor = (guests.get(c) or {}).get("vendor", "")
-        rows.append(f"<tr><th>{_e(c)}<br><span class=meta>{_e(vendor)}</span></th>")
+        rows.append(f"<tr{first}><th>{_e(c)}<br><span class=meta>{_e(vendor)}</span></th>")
+        if side is not None:
+            rows.append(f"<td class=emu>{_e(side.heading_of(c))}</td>")
         for s in scenarios:
             vs = cells.get((c, s))
             if not vs:
                 rows.append("<td>—</td>")
                 continue
             statuses = [Status(v["status"]) for v in vs]
-            w = worst(statuses)
+            w = worst_of[(c, s)]
             bad = sum(st.bad for st in statuses)
             tip = "\n".join(f"{v.get('path') or s}: {v['status']}" for v in vs)
             label = w.value + (f" {bad}/{len(vs)}" if bad and len(vs) > 1 else "")
             label += f" ({len(vs)})" if len(vs) > 1 and not bad else ""
-            rows.append(f'<td class="{STATUS_CSS[w]}" title="{_e(tip)}">{_e(label)}</td>')
+            css = STATUS_CSS[w]
+            if (c, s) in differs:
+                css, label = f"{css} differs", f"{DIFFERS} {label}"
+                tip += "\n(differs between emulator builds)"
+            rows.append(f'<td class="{css}" title="{_e(tip)}">{_e(label)}</td>')
         rows.append("</tr>")
     rows.append("</table>")
     legend = " · ".join(f'<span class="{STATUS_CSS[s]}">{s.value}</span>' for s in SEVERITY)
+    builds = ""
+    if side is not None:
+        builds = (
+            " Emulators side by side: "
+            + _e(", ".join(h for h in side.headings.values()))
+            + f"; each profile@kernel has a row per build, and {DIFFERS} (outlined) marks a "
+            "scenario whose status differs between its builds."
+        )
     return (
         "".join(rows)
         + "<p class=note>A row is a cell: profile@kernel[@emulator] (profile@silicon on a real "
-        f"machine). Worst status per scenario, (n) verdicts; hover for each one. {legend}. "
-        "divergence = the emulator does what real silicon would not (a finding).</p>"
+        f"machine). Worst status per scenario, (n) verdicts; hover for each one.{builds} "
+        f"{legend}. divergence = the emulator does what real silicon would not (a finding); "
+        "flaky = re-runs on fresh boots disagreed (k of n bad, every attempt in the details)."
+        "</p>"
     )
 
 
@@ -472,7 +511,8 @@ def _details(verdicts: Iterable[dict[str, Any]]) -> str:
             body.append(str(v["excerpt"])[-MAX_DETAIL:])
         out.append(
             f"<details><summary><b>{_e(v['status'])}</b> {_e(key)}: {_e(v.get('message', ''))}"
-            f"</summary><pre>{_e(chr(10).join(body))}</pre></details>"
+            f"{summary_html(v)}</summary>{finding_html(v, STATUS_CSS)}"
+            f"<pre>{_e(chr(10).join(body))}</pre></details>"
         )
     return "".join(out)
 
@@ -493,7 +533,9 @@ def render_html(data: dict[str, Any], *, plots: bool | None = None) -> str:
         f"lab {_e(data.get('lab_version', ''))} · host {_e(host.get('machine', ''))} "
         f"{_e(host.get('kernel', ''))}, {_e(host.get('cpus', ''))} cpus</p>",
         f"<p>Verdicts: {_e(counts or 'none')}</p>",
-        "<h2>Cell × scenario, by kernel</h2>",
+        "<h2>Cell × scenario, by kernel"
+        + (" and emulator" if emulator_axis(data.get("verdicts", [])).spans else "")
+        + "</h2>",
         _matrix(data),
         "<h2>Guests</h2>",
         _guests(data),

@@ -27,8 +27,10 @@ from lab import __version__
 from lab.errors import LabError
 from lab.fsutil import atomic_write
 from lab.report.compat import SCHEMA_VERSION, guest_key, upgrade, verdict_cell
+from lab.report.emulators import DIFFERS, EmulatorAxis, emulator_axis
+from lab.report.findings import finding_lines
 from lab.report.html import write_html
-from lab.report.results import SEVERITY, Status, Verdict, worst
+from lab.report.results import SEVERITY, Environment, Status, Verdict, worst
 
 RESULTS_SCHEMA_VERSION = SCHEMA_VERSION
 
@@ -312,10 +314,34 @@ def matrix(verdicts: list[Verdict]) -> tuple[list[str], list[str], dict[tuple[st
     return rows, scenarios, {k: worst(s) for k, s in cells.items()}
 
 
+def _side_by_side(
+    verdicts: list[Verdict], guests: dict[str, dict[str, Any]], rows: list[str]
+) -> tuple[EmulatorAxis | None, list[str]]:
+    """The emulator axis when the cells span several builds, and the rows in its order."""
+    axis = emulator_axis(({"cell": v.cell, "env": _axis_env(v.env)} for v in verdicts), guests)
+    return (axis, axis.side_by_side(rows)) if axis.spans else (None, rows)
+
+
+def _axis_env(env: Environment | None) -> dict[str, Any] | None:
+    """What the emulator axis reads of an environment (cheap: summary.md is rewritten often)."""
+    if env is None:
+        return None
+    keys = ("emulator", "qemu_version", "accel", "target")
+    return {k: getattr(env, k) for k in keys}
+
+
+def _evidence(v: Verdict) -> dict[str, Any]:
+    """The fields lab.report.findings reads, as results.json has them."""
+    keys = ("cause", "evidence", "attribution", "elsewhere", "attempts")
+    return {k: getattr(v, k) for k in keys}
+
+
 def summary_markdown(
     meta: dict[str, Any], guests: dict[str, dict[str, Any]], verdicts: list[Verdict]
 ) -> str:
     profiles, scenarios, cells = matrix(verdicts)
+    side, profiles = _side_by_side(verdicts, guests, profiles)
+    differs = side.differing(cells) if side is not None else set()
     lines = [f"# entrylab run {md_escape(str(meta['run_id']))}", ""]
     lines.append(
         f"State: **{meta['state']}** · started {meta['started']}"
@@ -325,10 +351,18 @@ def summary_markdown(
     lines.append("Counts: " + ", ".join(f"{s.value} {n}" for s, n in counts.items() if n))
     lines += ["", "## Matrix", ""]
     if profiles:
-        lines.append("| cell | " + " | ".join(md_escape(s) for s in scenarios) + " |")
-        lines.append("|---|" + "---|" * len(scenarios))
+        emu = "emulator | " if side is not None else ""
+        lines.append(f"| cell | {emu}" + " | ".join(md_escape(s) for s in scenarios) + " |")
+        lines.append("|---|" + "---|" * (len(scenarios) + (side is not None)))
         for p in profiles:
-            row = [SYMBOL[cells[(p, s)]] if (p, s) in cells else "—" for s in scenarios]
+            row = [
+                (f"{DIFFERS} " if (p, s) in differs else "") + SYMBOL[cells[(p, s)]]
+                if (p, s) in cells
+                else "—"
+                for s in scenarios
+            ]
+            if side is not None:
+                row.insert(0, md_escape(side.heading_of(p)))
             lines.append(f"| {md_escape(p)} | " + " | ".join(row) + " |")
     else:
         lines.append("(no verdicts yet)")
@@ -337,8 +371,11 @@ def summary_markdown(
         "Legend: "
         + " · ".join(SYMBOL[s] for s in SEVERITY)
         + " · divergence = the emulator does what real silicon would not (a finding)"
+        + " · FLAKY = re-runs on fresh boots disagreed (k of n bad, every attempt below)"
         + " · xfail = a recorded known artefact (cause in the message) · XPASS = that artefact"
-        + " is gone: update the expectations.",
+        + " is gone: update the expectations"
+        + (f" · {DIFFERS} = the status differs between emulator builds" if side else "")
+        + ".",
         "",
     ]
     lines += [
@@ -361,6 +398,13 @@ def summary_markdown(
             lines.append(f"### {md_escape(v.key)}: {v.status.value}")
             lines.append("")
             lines.append(md_escape(v.message))
+            evidence = finding_lines(_evidence(v))
+            if evidence:
+                lines.append("")
+                lines += [
+                    ("  - " if line.startswith(" ") else "- ") + md_escape(line.strip())
+                    for line in evidence
+                ]
             detail = _detail(v)
             if detail:
                 lines += ["", md_code(detail)]
