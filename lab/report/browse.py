@@ -14,7 +14,7 @@ from lab.dashboard import LABEL, STYLE, guests_table, legend, matrix_table
 from lab.report import history
 from lab.report.compat import upgrade
 from lab.report.emulators import emulator_axis
-from lab.report.findings import finding_lines
+from lab.report.findings import contradiction_lines, evidence_note, finding_lines
 from lab.report.html import kernel_headings
 from lab.report.results import Status
 from lab.report.run import printable
@@ -35,6 +35,7 @@ def show_matrix(
         console.print(legend(axis.spans))
     if details:
         show_findings(console, data.get("verdicts") or [])
+        show_contradictions(console, data)
     counts = ", ".join(f"{n} {s}" for s, n in data.get("counts", {}).items() if n)
     console.print(f"{counts or 'no verdicts'}; report: {run_dir}")
 
@@ -62,6 +63,18 @@ def show_findings(console: Console, verdicts: list[dict[str, Any]]) -> None:
             console.print(Text(f"    {_line(line)}", style="dim" if line[:1] == " " else ""))
     if skips:
         console.print(Text(f"{skips} skipped (reasons: lab report html)", style="dim"))
+
+
+def show_contradictions(console: Console, data: dict[str, Any]) -> None:
+    """The claims the evidence contradicts, in red, and how attribution went."""
+    note = evidence_note(data)
+    if note:
+        console.print(Text(note, style="dim"))
+    claims = contradiction_lines(data)
+    if claims:
+        console.print(Text(f"contradicted by evidence ({len(claims)})", style="bold red"))
+    for line in claims:
+        console.print(Text(f"    {_line(line)}", style="red"))
 
 
 def _line(text: str) -> str:

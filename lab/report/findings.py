@@ -19,6 +19,7 @@ from lab.report.results import Status
 
 __all__ = [
     "attempt_text",
+    "contradiction_lines",
     "elsewhere_text",
     "finding_html",
     "finding_lines",
@@ -133,3 +134,23 @@ def finding_html(v: Mapping[str, Any], css: Mapping[Status, str]) -> str:
             )
         out.append("</table>")
     return "".join(out)
+
+
+def contradiction_lines(data: Mapping[str, Any]) -> list[str]:
+    """The claims the run's evidence contradicts (lab.engine.attribution), one line each, and
+    how the evidence was had: what turns a nightly red besides new problems."""
+    found = (data.get("attribution") or {}).get("contradictions") or []
+    return [f"{c.get('key')}: {c.get('claim')}: {c.get('evidence')}" for c in found]
+
+
+def evidence_note(data: Mapping[str, Any]) -> str:
+    """ "3 evidence run(s) on other builds, 12 result(s) reused" ("" when no attribution)."""
+    a = data.get("attribution") or {}
+    if not a:
+        return ""
+    runs = len(a.get("evidence_runs") or [])
+    return (
+        f"attribution over {', '.join(a.get('emulators') or [])}: {runs} evidence run(s), "
+        f"{a.get('evidence_reused', 0)} earlier result(s) reused, "
+        f"{len(a.get('contradictions') or [])} claim(s) contradicted"
+    )

@@ -25,7 +25,7 @@ from typing import Any
 from lab.fsutil import atomic_write
 from lab.report.compat import upgrade
 from lab.report.emulators import DIFFERS, emulator_axis, pair_of
-from lab.report.findings import finding_html, summary_html
+from lab.report.findings import contradiction_lines, evidence_note, finding_html, summary_html
 from lab.report.results import SEVERITY, Status, worst
 
 __all__ = ["perf_tables", "render_html", "write_html"]
@@ -495,6 +495,18 @@ def _cost_table(table: dict[str, Any]) -> str:
     return "".join(out)
 
 
+def _contradictions(data: dict[str, Any]) -> str:
+    """Claims the run's evidence contradicts (a red nightly until fixed), and the attribution."""
+    note = evidence_note(data)
+    claims = contradiction_lines(data)
+    out = [f"<p>{_e(note)}</p>"] if note else []
+    if claims:
+        out.append(f"<h2>Contradicted by evidence ({len(claims)})</h2><ul>")
+        out += [f"<li class=fail>{_e(c)}</li>" for c in claims]
+        out.append("</ul>")
+    return "".join(out)
+
+
 def _details(verdicts: Iterable[dict[str, Any]]) -> str:
     bad = [v for v in verdicts if v.get("status") != "pass"]
     if not bad:
@@ -540,6 +552,7 @@ def render_html(data: dict[str, Any], *, plots: bool | None = None) -> str:
         "<h2>Guests</h2>",
         _guests(data),
         _perf_section(perf_tables(data), plots),
+        _contradictions(data),
         _details(data.get("verdicts", [])),
         "</body></html>\n",
     ]

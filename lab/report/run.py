@@ -28,7 +28,7 @@ from lab.errors import LabError
 from lab.fsutil import atomic_write
 from lab.report.compat import SCHEMA_VERSION, guest_key, upgrade, verdict_cell
 from lab.report.emulators import DIFFERS, EmulatorAxis, emulator_axis
-from lab.report.findings import finding_lines
+from lab.report.findings import contradiction_lines, evidence_note, finding_lines
 from lab.report.html import write_html
 from lab.report.results import SEVERITY, Environment, Status, Verdict, worst
 
@@ -349,6 +349,12 @@ def summary_markdown(
     )
     counts = {s: sum(v.status is s for v in verdicts) for s in SEVERITY}
     lines.append("Counts: " + ", ".join(f"{s.value} {n}" for s, n in counts.items() if n))
+    claims = contradiction_lines(meta)
+    if evidence_note(meta):
+        lines.append(evidence_note(meta))
+    if claims:
+        lines += ["", f"## Contradicted by evidence ({len(claims)})", ""]
+        lines += [f"- {md_escape(c)}" for c in claims]
     lines += ["", "## Matrix", ""]
     if profiles:
         emu = "emulator | " if side is not None else ""

@@ -228,3 +228,36 @@ def test_a_nightly_reuses_evidence_that_still_holds_and_runs_the_rest() -> None:
     # the other build moved to a new version: nothing of it is reused
     assert attribution.reusable(previous, now, {**EMULATORS, "10.0": "10.0.3"}) == []
     assert attribution.reusable(None, now, EMULATORS) == []
+
+
+def test_contradictions_and_the_attribution_are_shown_in_every_report() -> None:
+    import io
+
+    from rich.console import Console
+
+    from lab.report import browse
+    from lab.report.html import render_html
+    from lab.report.run import summary_markdown
+
+    (v,) = classified(verdict(Status.XFAIL, predicted=SMAP))
+    (c,) = attribution.attach([v], [verdict(Status.FAIL, "10.0", message="SIGSEGV")])
+    meta = {
+        "run_id": "r1",
+        "state": "finished",
+        "started": "now",
+        "finished": "later",
+        "attribution": {
+            "emulators": ["system", "10.0"],
+            "evidence_runs": ["intel-sep@cloud-amd64 on 10.0: kst-test_syscall_vdso_32"],
+            "evidence_reused": 0,
+            "contradictions": [c.to_json()],
+        },
+    }
+    data = {**meta, "counts": {"xfail": 1}, "guests": {}, "verdicts": [v.to_json()]}
+    console = Console(file=io.StringIO(), width=200, record=True)
+    browse.show_contradictions(console, data)
+    text = console.export_text()
+    assert "contradicted by evidence (1)" in text and "expectation tcg-far-return-smap" in text
+    assert "1 evidence run(s), 0 earlier result(s) reused, 1 claim(s) contradicted" in text
+    assert "Contradicted by evidence (1)" in render_html(data, plots=False)
+    assert "## Contradicted by evidence (1)" in summary_markdown(meta, {}, [v])
