@@ -109,16 +109,23 @@ def private_emulator(profile: Profile, name: str, build: PrivateQemu | str) -> E
     env = tuple(build.env().items())
     data = tuple(str(d) for d in build.data_dirs())
     cpus: list[tuple[str, str, str]] = []
+    boards: list[tuple[str, str]] = []
     if not why:
         machines = dict.fromkeys([profile.machine, machine_type(profile.machine).ssh_machine])
+        host_boards = cpumodels.machines(profile.qemu)
+        own_boards = cpumodels.machines(binary, tuple(build.args()), tuple(build.env().items()))
         for machine in machines:
+            board, problem = cpumodels.pinned_machine(machine, host_boards, own_boards)
+            if problem:
+                why = f"emulator {build.name}, profile {profile.name}: {problem}"
+            boards.append((machine, board))
             host = cpumodels.definitions(profile.qemu, machine)
             own = cpumodels.definitions(binary, machine, tuple(build.args()), build.env())
             cpu, problem = cpumodels.pinned(profile.cpu, host, own)
             if problem:
                 why = f"emulator {build.name}, profile {profile.name}: {problem}"
             cpus.append((machine, profile.cpu, cpu))
-    return Emulator(build.name, binary, build.version, data, env, tuple(cpus), why)
+    return Emulator(build.name, binary, build.version, data, env, tuple(cpus), tuple(boards), why)
 
 
 def emulator_for(profile: Profile, name: str, builds: dict[str, PrivateQemu | str]) -> Emulator:

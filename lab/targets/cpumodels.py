@@ -11,6 +11,7 @@ on every emulator.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections.abc import Mapping
 from functools import cache
@@ -82,3 +83,53 @@ def pinned(cpu: str, reference: Mapping[str, str], target: Mapping[str, str]) ->
         f"CPU model {base_model(cpu)} could not be pinned: "
         + (f"this build has no {base_model(want)}" if reference else "the host's QEMU did not say")
     )
+
+
+ALIAS = re.compile(r"^(\S+)\s.*\(alias of (\S+)\)\s*$")
+
+
+def parse_machines(text: str) -> dict[str, str]:
+    """name → what it is from `-M help` ("pc ... (alias of pc-i440fx-7.2)"; others: itself)."""
+    out: dict[str, str] = {}
+    for line in text.splitlines()[1:]:  # the first line is "Supported machines are:"
+        m = ALIAS.match(line)
+        if m:
+            out[m.group(1)] = m.group(2)
+        elif line.strip():
+            out[line.split()[0]] = line.split()[0]
+    return out
+
+
+@cache
+def machines(
+    binary: str, args: tuple[str, ...] = (), env: tuple[tuple[str, str], ...] = ()
+) -> dict[str, str]:
+    """Every machine type of a QEMU build, name → the versioned type it is ({} if it cannot
+    say)."""
+    try:
+        out = subprocess.run(
+            (binary, *args, "-M", "help"),
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env={"PATH": "/usr/bin:/bin", **dict(env)},
+            check=False,
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
+    return parse_machines(out)
+
+
+def pinned_machine(
+    name: str, reference: Mapping[str, str], target: Mapping[str, str]
+) -> tuple[str, str]:
+    """The machine type for the target build: the versioned type the host's QEMU resolves an
+    alias to (pc → pc-i440fx-7.2), so a profile is the same board on every emulator (newer
+    QEMU's pc is pc-i440fx-10.0, with other compat defaults); a type with no versions
+    (microvm) stays as is; and "" or why it cannot be pinned."""
+    want = reference.get(name, name)
+    if want in target:
+        return want, ""
+    if not reference:
+        return name, f"machine type {name} could not be pinned: the host's QEMU did not say"
+    return name, f"machine type {name} could not be pinned: this build has no {want}"

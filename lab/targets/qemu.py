@@ -399,7 +399,7 @@ class QemuMachine:
             qemu_version=self.emulator.version if self.emulator else qemu_version(p.qemu),
             accel=self.accel.value,
             cpu_model=self.emulator.cpu_for(p.machine, p.cpu) if self.emulator else p.cpu,
-            machine_type=p.machine,
+            machine_type=self.emulator.machine_for(p.machine) if self.emulator else p.machine,
             vendor=identity.vendor if identity else "",
             kernel_bits=self.kernel.bits,
             variant=variant,

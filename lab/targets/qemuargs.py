@@ -53,6 +53,7 @@ class Emulator:
     data_dirs: tuple[str, ...] = ()
     env: tuple[tuple[str, str], ...] = ()
     cpus: tuple[tuple[str, str, str], ...] = ()  # (machine, -cpu as the profile says, as run)
+    machines: tuple[tuple[str, str], ...] = ()  # (machine type as profiles say, as run)
     unusable: str = ""
 
     def start_args(self) -> list[str]:
@@ -65,6 +66,10 @@ class Emulator:
         m = re.match(r"(\d+)\.(\d+)", self.version)
         new = m is not None and (int(m.group(1)), int(m.group(2))) >= (9, 1)
         return ["-run-with", f"user={user}"] if new else ["-runas", user]
+
+    def machine_for(self, machine: str) -> str:
+        """The -M machine type this build gets for a profile's (pc → pc-i440fx-7.2)."""
+        return next((run for m, run in self.machines if m == machine), machine)
 
     def cpu_for(self, machine: str, cpu: str) -> str:
         """The -cpu argument this build gets for a profile's model on a machine type."""
@@ -82,6 +87,12 @@ MACHINE_TYPES: dict[str, MachineType] = {
     "pc": MachineType("pc"),
     "q35": MachineType("q35"),
 }
+
+
+def _machine(name: str, emulator: Emulator | None) -> MachineType:
+    """A profile's machine type as this build runs it (pinned on a private build)."""
+    found = machine_type(name)
+    return dataclasses.replace(found, name=emulator.machine_for(name)) if emulator else found
 
 
 def machine_type(name: str) -> MachineType:
@@ -164,7 +175,7 @@ def qemu_command(
         "-display",
         "none",
         "-M",
-        machine_type(profile.machine).m_arg,
+        _machine(profile.machine, emulator).m_arg,
         "-accel",
         accel_arg,
         "-cpu",

@@ -4,6 +4,7 @@ prefix (unpacked once), its command line and environment, the CPU pinning and ce
 from __future__ import annotations
 
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -161,3 +162,37 @@ def test_cells_are_named_and_multiplied_by_emulator(root: Path) -> None:
         emulator=Emulator("10.0", "q", "10.0.2"),
     )
     assert cell.name == "intel-sep@cloud-amd64@10.0" and cell.private_emulator is not None
+
+
+HOST_M_HELP = """Supported machines are:
+microvm              microvm (i386)
+pc                   Standard PC (i440FX + PIIX, 1996) (alias of pc-i440fx-7.2)
+pc-i440fx-7.2        Standard PC (i440FX + PIIX, 1996) (default)
+q35                  Standard PC (Q35 + ICH9, 2009) (alias of pc-q35-7.2)
+pc-q35-7.2           Standard PC (Q35 + ICH9, 2009)
+"""
+NEW_M_HELP = """Supported machines are:
+microvm              microvm (i386)
+pc                   Standard PC (i440FX + PIIX, 1996) (alias of pc-i440fx-10.0)
+pc-i440fx-10.0       Standard PC (i440FX + PIIX, 1996) (default)
+pc-i440fx-7.2        Standard PC (i440FX + PIIX, 1996)
+"""
+
+
+def test_machine_types_are_pinned_to_the_hosts_version_on_a_private_build(root: Path) -> None:
+    from lab.targets import cpumodels
+
+    host, new = cpumodels.parse_machines(HOST_M_HELP), cpumodels.parse_machines(NEW_M_HELP)
+    assert host["pc"] == "pc-i440fx-7.2" and new["pc"] == "pc-i440fx-10.0"
+    assert host["microvm"] == "microvm"
+    assert cpumodels.pinned_machine("pc", host, new) == ("pc-i440fx-7.2", "")
+    assert cpumodels.pinned_machine("microvm", host, new) == ("microvm", "")
+    assert cpumodels.pinned_machine("q35", host, new) == (
+        "q35",
+        "machine type q35 could not be pinned: this build has no pc-q35-7.2",
+    )
+    profile = replace(load_profiles(root / "vendors.yaml")["i386-int80"], machine="pc")
+    e = Emulator("10.0", "q", "10.0.2", machines=(("pc", "pc-i440fx-7.2"),))
+    kernel = synthetic_images(root).kernels[profile.kernel]
+    argv = qemu_command(profile, kernel, Path("i.cpio"), "tcg", "N", Path("q.sock"), None, e)
+    assert argv[argv.index("-M") + 1] == "pc-i440fx-7.2"
