@@ -13,7 +13,7 @@ from rich.text import Text
 from lab.dashboard import LABEL, STYLE, guests_table, legend, matrix_table
 from lab.report import history
 from lab.report.compat import upgrade
-from lab.report.emulators import emulator_axis
+from lab.report.emulators import cpu_differences, emulator_axis
 from lab.report.findings import contradiction_lines, evidence_note, finding_lines
 from lab.report.html import kernel_headings
 from lab.report.results import Status
@@ -75,6 +75,8 @@ def show_contradictions(console: Console, data: dict[str, Any]) -> None:
         console.print(Text(f"contradicted by evidence ({len(claims)})", style="bold red"))
     for line in claims:
         console.print(Text(f"    {_line(line)}", style="red"))
+    for line in cpu_differences(data.get("guests") or {}):
+        console.print(Text(_line(line), style="yellow"))
 
 
 def _line(text: str) -> str:

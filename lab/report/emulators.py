@@ -18,7 +18,14 @@ from typing import Any
 from lab.engine.cell import SYSTEM_EMULATOR
 from lab.report.results import Status
 
-__all__ = ["DIFFERS", "EmulatorAxis", "emulator_axis", "pair_of", "split_cell"]
+__all__ = [
+    "DIFFERS",
+    "EmulatorAxis",
+    "cpu_differences",
+    "emulator_axis",
+    "pair_of",
+    "split_cell",
+]
 
 DIFFERS = "≠"  # the mark of a status that differs between the builds of one profile@kernel
 SILICON = ""  # a real machine's emulator: none
@@ -107,3 +114,31 @@ def emulator_axis(
             versions[of[str(g["cell"])]].append(str(g["qemu_version"]))
     order = sorted(versions, key=lambda b: (b != SYSTEM_EMULATOR, b == SILICON))
     return EmulatorAxis(of, {b: heading(b, versions[b]) for b in order})
+
+
+def cpu_differences(guests: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Where one profile@kernel's guests on two builds saw different CPUID flags, although
+    their CPU model is pinned to the same version (newer QEMU can still add features to a
+    model version, e.g. x2apic): one line per pair and build, what it has and lacks beside
+    the first build's. Evidence runs' guests count: their results are compared too."""
+    by_pair: dict[tuple[str, str], dict[str, set[str]]] = {}
+    for g in guests.values():
+        flags = (g.get("cpu") or {}).get("flags")
+        cell = str(g.get("cell") or "")
+        if not cell or not isinstance(flags, list):
+            continue
+        build = f"{g.get('emulator') or SYSTEM_EMULATOR} ({g.get('qemu_version') or '?'})"
+        slot = by_pair.setdefault((pair_of(cell), str(g.get("variant") or "")), {})
+        slot.setdefault(build, set(map(str, flags)))
+    out = []
+    for (pair, variant), builds in sorted(by_pair.items()):
+        names = sorted(builds, key=lambda b: not b.startswith(SYSTEM_EMULATOR))
+        first = names[0]
+        for other in names[1:]:
+            more, fewer = builds[other] - builds[first], builds[first] - builds[other]
+            if more or fewer:
+                where = pair + (f" [{variant}]" if variant else "")
+                parts = [f"adds {', '.join(sorted(more))}"] if more else []
+                parts += [f"lacks {', '.join(sorted(fewer))}"] if fewer else []
+                out.append(f"{where}: CPUID on {other} {'; '.join(parts)} beside {first}")
+    return out

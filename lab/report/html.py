@@ -24,7 +24,7 @@ from typing import Any
 
 from lab.fsutil import atomic_write
 from lab.report.compat import upgrade
-from lab.report.emulators import DIFFERS, emulator_axis, pair_of
+from lab.report.emulators import DIFFERS, cpu_differences, emulator_axis, pair_of
 from lab.report.findings import contradiction_lines, evidence_note, finding_html, summary_html
 from lab.report.results import SEVERITY, Status, worst
 
@@ -500,6 +500,11 @@ def _contradictions(data: dict[str, Any]) -> str:
     note = evidence_note(data)
     claims = contradiction_lines(data)
     out = [f"<p>{_e(note)}</p>"] if note else []
+    cpuid = cpu_differences(data.get("guests") or {})
+    if cpuid:
+        out.append("<p>CPUID differences between builds:</p><ul>")
+        out += [f"<li>{_e(line)}</li>" for line in cpuid]
+        out.append("</ul>")
     if claims:
         out.append(f"<h2>Contradicted by evidence ({len(claims)})</h2><ul>")
         out += [f"<li class=fail>{_e(c)}</li>" for c in claims]

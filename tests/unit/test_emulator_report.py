@@ -308,3 +308,31 @@ def test_diff_across_builds_of_two_runs_and_its_errors(tmp_path: Path) -> None:
         cli.build_parser().parse_args(
             ["report", "diff", RUN, "--qemu", "system,10.0", "--kernels", "6.1,7.2"]
         )
+
+
+def test_cpuid_differences_between_builds_of_one_profile_are_named() -> None:
+    from lab.report.emulators import cpu_differences
+
+    def guest(cell: str, emulator: str, version: str, flags: list[str]) -> dict[str, Any]:
+        return {
+            "cell": cell,
+            "variant": "",
+            "emulator": emulator,
+            "qemu_version": version,
+            "cpu": {"flags": flags},
+        }
+
+    guests = {
+        "intel-sep@cloud-amd64": guest(
+            "intel-sep@cloud-amd64", "system", "7.2.22", ["sep", "smap"]
+        ),
+        "intel-sep@cloud-amd64@10.0": guest(
+            "intel-sep@cloud-amd64@10.0", "10.0", "10.0.2", ["sep", "smap", "x2apic", "rdseed"]
+        ),
+        "amd-syscall32@cloud-amd64": guest(
+            "amd-syscall32@cloud-amd64", "system", "7.2.22", ["syscall"]
+        ),
+    }
+    assert cpu_differences(guests) == [
+        "intel-sep@cloud-amd64: CPUID on 10.0 (10.0.2) adds rdseed, x2apic beside system (7.2.22)"
+    ]
