@@ -293,7 +293,7 @@ def _hosts(args: argparse.Namespace) -> list[LabHost]:
 def _dry_run(plan: RunPlan, root: Path) -> int:
     """Print the plan (cells, kernels, layers, transports, QEMU command lines); boot nothing."""
     matrix, _ = executor.plan_cells(plan, Images(root), lambda e: None)
-    for line in describe.describe(matrix, choose_accel(plan.accel)):
+    for line in describe.describe(matrix, choose_accel(plan.accel), plan.reruns, plan.attribution):
         print(line)
     return EXIT_OK
 

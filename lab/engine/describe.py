@@ -48,9 +48,23 @@ def boot_command(cell: Cell, variant_index: int, accel: Accel) -> list[str]:
     return [*argv, *(e.runas(user) if e else ["-runas", user])]
 
 
-def describe(cells: list[Cell], accel: Accel) -> list[str]:
+def describe(
+    cells: list[Cell], accel: Accel, reruns: int = 0, attribution: bool = False
+) -> list[str]:
     """One block per cell; lines, for printing."""
     out = [f"{len(cells)} cells, accelerator {accel}"]
+    out.append(
+        (
+            f"a fail, error or divergence is re-run on {reruns} fresh boot(s)"
+            if reruns
+            else "bad results are reported as first seen (no re-runs)"
+        )
+        + (
+            "; evidence runs on the other emulator builds"
+            if attribution
+            else "; no evidence runs (causes classified only)"
+        )
+    )
     for cell in cells:
         out += ["", *describe_cell(cell, accel)]
     return out
