@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from lab.cli import main
 from lab.errors import LabError
 from lab.kbuild import build as kb
 from lab.kbuild.fragment import (
@@ -21,6 +20,7 @@ from lab.kbuild.fragment import (
 )
 from lab.kbuild.make import error_excerpt, step_of
 from lab.kbuild.tree import KernelTree, can_build_i386, check_tree, user_tree
+from tests.conftest import lab_cli
 
 F = Path("my.config")
 
@@ -233,21 +233,73 @@ def test_step_lines_feed_the_status() -> None:
     assert step_of("kernel/fork.c:1: error: x") is None
 
 
-def test_cli_bad_input_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["kernel", "build", "--tree", str(tmp_path), "--arch", "x86_64"]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("lab: --tree ") and "not an x86 kernel tree" in err
-    assert err.count("\n") == 1
+def test_cli_bad_input_is_one_line(root: Path, tmp_path: Path) -> None:
+    result = lab_cli("kernel", "build", "--tree", str(tmp_path), "--arch", "x86_64", cwd=root)
+    assert result.returncode == 2 and result.stderr.startswith("lab: --tree ")
+    assert "not an x86 kernel tree" in result.stderr and result.stderr.count("\n") == 1
     tree = _tree(tmp_path)
     bad = tmp_path / "bad.config"
     bad.write_text("CONFIG_PVH=yes\n")
-    code = main(["kernel", "build", "--tree", str(tree), "--arch", "x86_64", "--config", str(bad)])
-    err = capsys.readouterr().err
-    assert code == 2 and f"{bad}:1: not a kernel config line" in err and err.count("\n") == 1
+    result = lab_cli(
+        "kernel", "build", "--tree", str(tree), "--arch", "x86_64", "--config", str(bad), cwd=root
+    )
+    assert result.returncode == 2, result.stderr
+    assert f"{bad}:1: not a kernel config line" in result.stderr
+    assert result.stderr.count("\n") == 1
 
 
-def test_cli_unknown_series_names_the_recipes(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["kernel", "build", "--source", "9.9", "--arch", "i386"]) == 2
-    err = capsys.readouterr().err
-    assert "--source 9.9: not a kernel series of images/recipe.yaml" in err
-    assert "6.1, 6.12, 7.2, 7.3-rc" in err and err.count("\n") == 1
+def test_cli_unknown_series_names_the_recipes(root: Path) -> None:
+    result = lab_cli("kernel", "build", "--source", "9.9", "--arch", "i386", cwd=root)
+    assert result.returncode == 2
+    assert "--source 9.9: not a kernel series of images/recipe.yaml" in result.stderr
+    assert "6.1, 6.12, 7.2, 7.3-rc" in result.stderr and result.stderr.count("\n") == 1
+
+
+def _source_deb(tmp_path: Path, link: str) -> Path:
+    """A linux-source-shaped .deb whose tarball has a file and a symlink to `link`."""
+    import io
+    import tarfile
+
+    inner = io.BytesIO()
+    with tarfile.open(fileobj=inner, mode="w:xz") as tar:
+        data = b"VERSION = 9\n"
+        info = tarfile.TarInfo("linux-source-9.9/Makefile")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+        sym = tarfile.TarInfo("linux-source-9.9/scripts/dtc/include-prefixes/arm")
+        sym.type, sym.linkname = tarfile.SYMTYPE, link
+        tar.addfile(sym)
+    pkg = tmp_path / "pkg"
+    (pkg / "DEBIAN").mkdir(parents=True)
+    (pkg / "DEBIAN" / "control").write_text(
+        "Package: linux-source-9.9\nVersion: 9.9.1-1\nArchitecture: all\n"
+        "Maintainer: t <t@t>\nDescription: t\n"
+    )
+    (pkg / "usr/src").mkdir(parents=True)
+    (pkg / "usr/src/linux-source-9.9.tar.xz").write_bytes(inner.getvalue())
+    deb = tmp_path / "t.deb"
+    subprocess.run(["dpkg-deb", "-b", str(pkg), str(deb)], check=True, capture_output=True)
+    return deb
+
+
+def test_the_whole_source_tree_is_unpacked_with_its_symlinks(tmp_path: Path) -> None:
+    from lab.suites.kselftest.source import extract_subset
+
+    deb = _source_deb(tmp_path, "../../../Makefile")
+    out = tmp_path / "out"
+    out.mkdir()
+    assert sorted(extract_subset(deb, out, subset=None)) == ["Makefile"]
+    link = out / "scripts/dtc/include-prefixes/arm"
+    assert link.is_symlink() and link.read_text() == "VERSION = 9\n"
+
+
+@pytest.mark.parametrize("target", ["/etc/passwd", "../../../../../../etc/passwd"])
+def test_a_symlink_out_of_the_tree_is_refused(tmp_path: Path, target: str) -> None:
+    from lab.errors import ImageError
+    from lab.suites.kselftest.source import extract_subset
+
+    deb = _source_deb(tmp_path, target)
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(ImageError, match="symlink outside the tree"):
+        extract_subset(deb, out, subset=None)
