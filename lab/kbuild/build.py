@@ -128,6 +128,19 @@ def key_hash(inputs: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 
 
+def snapshot(fragments: Sequence[Path], into: Path) -> list[Path]:
+    """The fragments copied beside the result (01-entrylab.config, ...): the build merges and
+    checks exactly what it was keyed by, even if a file is edited meanwhile."""
+    shutil.rmtree(into, ignore_errors=True)
+    into.mkdir(parents=True)
+    copies = []
+    for number, path in enumerate(fragments, 1):
+        copy = into / f"{number:02d}-{path.name}"
+        shutil.copyfile(path, copy)
+        copies.append(copy)
+    return copies
+
+
 def obj_dir(root: Path, tree: Path, arch: Arch) -> Path:
     """The O= directory of a tree and arch: every build of that tree reuses its objects."""
     digest = hashlib.sha256(str(tree).encode()).hexdigest()[:16]
@@ -204,14 +217,15 @@ def build(
         raise LabError(f"--arch {arch_name}: not one of {', '.join(ARCHES)}")
     if arch.bits == 32 and not can_build_i386(tree.path):
         raise LabError(f"{tree.path}: this tree cannot build i386 (its Kconfig has no X86_32)")
-    fragments = [*lab_fragments(arch), *([user_fragment] if user_fragment else [])]
-    wanted_options(fragments)  # a fragment that does not parse: its error, before any make
-    inputs = build_key(tree, arch, fragments, compiler_version())
+    given = [*lab_fragments(arch), *([user_fragment] if user_fragment else [])]
+    wanted_options(given)  # a fragment that does not parse: its error, before any make
+    inputs = build_key(tree, arch, given, compiler_version())
     key = key_hash(inputs)
     out = cache / "out" / f"{arch.name}-{key[:20]}"
     found = cached_build(out, key)
     if found is not None:
         return found
+    fragments = snapshot(given, out / "fragments")
     check_tools()
     obj = obj_dir(cache, tree.path, arch)
     with locked(obj):
