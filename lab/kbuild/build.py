@@ -52,7 +52,9 @@ class Arch:
 
 # Both boot as an uncompressed ELF vmlinux through PVH (QEMU's -kernel reads its PVH note):
 # nothing to decompress under TCG. The 32-bit PVH entry (arch/x86/platform/pvh/head.S) is
-# built for X86_32 too.
+# built for X86_32 too. Measured (7.2.13, TCG, microvm): READY in 0.9-1.1 s on i386-intel-sep
+# against 4.4-4.9 s for Debian's 686 bzImage; 2.2-2.4 s on intel-sep against 4.4-6.4 s for
+# Debian's 7.2 cloud-amd64 vmlinux.
 ARCHES = {
     "x86_64": Arch("x86_64", 64, "vmlinux", "vmlinux"),
     "i386": Arch("i386", 32, "vmlinux", "vmlinux"),
