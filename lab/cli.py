@@ -43,6 +43,7 @@ from lab.fsutil import atomic_write
 from lab.images.builder import Images
 from lab.images.kernels import user_kernel
 from lab.images.recipe import Recipe
+from lab.kbuild import cli as kbuild_cli
 from lab.model import CpuIdentity, explain, kernel_facts
 from lab.report import browse, history, kernel_diff, trend
 from lab.report.html import write_html
@@ -463,6 +464,7 @@ def build_parser() -> argparse.ArgumentParser:
     ).set_defaults(func=cmd_images_add_pins)
 
     sub.add_parser("profiles", help="list CPU-vendor profiles").set_defaults(func=cmd_profiles)
+    kbuild_cli.add_parser(sub)  # lab kernel build
 
     model = sub.add_parser("model", help="the entry model's predictions")
     msub = model.add_subparsers(dest="model_command", required=True, metavar="ACTION")

@@ -92,11 +92,14 @@ def debian_source(images: Images, log: Log, series: str = "") -> Source:
     )
 
 
-def extract_subset(deb: Path, out: Path) -> list[str]:
-    """The SOURCE_SUBSET files of the kernel tarball inside a linux-source .deb, into out.
+def extract_subset(
+    deb: Path, out: Path, subset: tuple[str, ...] | None = SOURCE_SUBSET
+) -> list[str]:
+    """The SOURCE_SUBSET files of the kernel tarball inside a linux-source .deb, into out;
+    subset None: the whole tree (lab kernel build), its symlinks too.
 
     Streams (the tarball is ~140 MB of xz); only regular files under the wanted paths are
-    written, and a member name that would leave `out` is refused.
+    written, and a member name (or link target) that would leave `out` is refused.
     """
     written: list[str] = []
     with debian.stream_data_tar(deb) as outer:
@@ -107,25 +110,31 @@ def extract_subset(deb: Path, out: Path) -> list[str]:
             if inner_file is None:
                 continue
             with tarfile.open(fileobj=inner_file, mode="r|*") as inner:
-                written = _extract_members(inner, out)
+                written = _extract_members(inner, out, subset)
             break
     if not written:
         raise ImageError(f"{deb.name}: no kernel source tarball with the x86 selftests inside")
     return written
 
 
-def _extract_members(tar: tarfile.TarFile, out: Path) -> list[str]:
+def _extract_members(tar: tarfile.TarFile, out: Path, subset: tuple[str, ...] | None) -> list[str]:
     written = []
+    root = out.resolve()
     for member in tar:
         # linux-source-6.1/tools/... → tools/...
         _top, _, rel = member.name.partition("/")
-        if not member.isfile() or not any(
-            rel == p or (p.endswith("/") and rel.startswith(p)) for p in SOURCE_SUBSET
+        if not rel or not (member.isfile() or (subset is None and member.issym())):
+            continue
+        if subset is not None and not any(
+            rel == p or (p.endswith("/") and rel.startswith(p)) for p in subset
         ):
             continue
         target = (out / rel).resolve()
-        if out.resolve() not in target.parents or ".." in Path(rel).parts:
+        if root not in target.parents or ".." in Path(rel).parts:
             raise ImageError(f"refusing tar member outside the tree: {member.name!r}")
+        if member.issym():
+            _symlink(out / rel, member.linkname, root, member.name)
+            continue
         f = tar.extractfile(member)
         if f is None:
             continue
@@ -134,6 +143,15 @@ def _extract_members(tar: tarfile.TarFile, out: Path) -> list[str]:
         target.chmod(0o755 if member.mode & 0o111 else 0o644)
         written.append(rel)
     return written
+
+
+def _symlink(link: Path, target: str, root: Path, name: str) -> None:
+    """A symlink of the tree, refused if it would point outside it."""
+    if target.startswith("/") or root not in (link.parent / target).resolve().parents:
+        raise ImageError(f"refusing tar symlink outside the tree: {name!r} -> {target!r}")
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.unlink(missing_ok=True)
+    link.symlink_to(target)
 
 
 def user_source(path: Path) -> Source:
@@ -152,11 +170,11 @@ def user_source(path: Path) -> Source:
     files += sorted(selftests.glob("kselftest*.h"))
     files += [selftests / "lib.mk", tree / "arch/x86/include/asm/desc_defs.h"]
     digest = hash_strings("user", *(f"{p}:{sha256_file(p)}" for p in files if p.is_file()))
-    version = _tree_version(tree)
+    version = tree_version(tree)
     return Source(x86, f"user:{tree}", version, digest, {"tree": str(tree), "version": version})
 
 
-def _tree_version(tree: Path) -> str:
+def tree_version(tree: Path) -> str:
     """VERSION.PATCHLEVEL.SUBLEVEL from a kernel tree's top Makefile, or "unknown"."""
     try:
         text = (tree / "Makefile").read_text(errors="replace")[:4000]
