@@ -1,9 +1,10 @@
-"""Run reports: results.json (versioned), junit.xml and summary.md, rewritten after every verdict.
+"""Run reports: results.json (versioned), junit.xml and summary.md, kept current while a run goes.
 
-Written incrementally and atomically, so a run killed halfway leaves a valid report of what had
-finished. reports/latest points at the newest run. Schema 2: verdicts, guest records and guest
-directories are keyed by cell name (lab.engine.cell.Cell.name); older reports are read through
-lab.report.compat.upgrade.
+Every verdict goes to the run's journal at once (lab.report.journal); the files are rewritten
+atomically every few seconds and at the end, so a run killed halfway leaves a valid report, and
+its journal every verdict it had. reports/latest points at the newest run. Schema 2: verdicts,
+guest records and guest directories are keyed by cell name (lab.engine.cell.Cell.name); older
+reports are read through lab.report.compat.upgrade.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import platform
 import re
 import secrets
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ from junit_xml import TestCase, TestSuite, to_xml_report_string
 from lab import __version__
 from lab.errors import LabError
 from lab.fsutil import atomic_write
+from lab.report import journal
 from lab.report.compat import SCHEMA_VERSION, guest_key, upgrade, verdict_cell
 from lab.report.emulators import DIFFERS, EmulatorAxis, emulator_axis
 from lab.report.findings import contradiction_lines, evidence_note, finding_lines
@@ -93,6 +96,7 @@ class RunReport:
         # emulator builds, kept beside the run's own and never counted as its results.
         self.evidence: list[Verdict] = []
         self._lock = threading.Lock()
+        self._written = 0.0  # time.monotonic() of the last full rewrite
         self.flush()
         self._point_latest()  # only once the new run has a valid results.json
 
@@ -104,7 +108,7 @@ class RunReport:
         in schema 1) is dropped, so its scenario runs again. A schema-1 report is resumed as
         schema 2 (lab.report.compat.upgrade).
         """
-        data = load_results(run_dir / "results.json")
+        data = journal.merged(load_results(run_dir / "results.json"), run_dir)
         report = cls.__new__(cls)
         report.reports_dir = run_dir.parent
         report.run_id = data["run_id"]
@@ -126,6 +130,10 @@ class RunReport:
             and not str(v.get("message", "")).startswith("interrupted")
         ]
         report._lock = threading.Lock()
+        report._written = 0.0
+        (run_dir / journal.NAME).unlink(missing_ok=True)  # rewritten whole from here on
+        report._journal("verdict", [v.to_json() for v in report.verdicts])
+        report._journal("evidence", [v.to_json() for v in report.evidence])
         report.flush()
         report._point_latest()
         return report
@@ -146,7 +154,8 @@ class RunReport:
             record.setdefault("cell", cell)
             record.setdefault("variant", variant)
             record.update(info)
-            self._write()
+            self._journal("guest", [{"key": guest_key(cell, variant), "info": record}])
+            self._write_soon()
 
     def add(self, verdict: Verdict) -> None:
         self.add_all([verdict])
@@ -158,12 +167,15 @@ class RunReport:
                 if not v.cell:
                     v.cell = verdict_cell(v.to_json(), self.guests)
                 self.verdicts.append(v)
-            self._write()
+            self._journal("verdict", [v.to_json() for v in verdicts])
+            self._write_soon()
 
     def add_evidence(self, verdicts: Iterable[Verdict]) -> None:
         with self._lock:
+            verdicts = list(verdicts)
             self.evidence += verdicts
-            self._write()
+            self._journal("evidence", [v.to_json() for v in verdicts])
+            self._write_soon()
 
     def flush(self) -> None:
         with self._lock:
@@ -205,7 +217,22 @@ class RunReport:
             "evidence": [v.to_json() for v in self.evidence],
         }
 
+    def _journal(self, kind: str, items: list[dict[str, Any]]) -> None:
+        try:
+            journal.append(self.dir, kind, items)
+        except OSError as exc:
+            raise ReportWriteError(
+                f"cannot write the run's journal in {self.dir}: {exc.strerror or exc}"
+            ) from None
+
+    def _write_soon(self) -> None:
+        """The full files, unless they were rewritten less than WRITE_EVERY_S ago (the
+        journal has what they lack; flush() and finish() always rewrite)."""
+        if time.monotonic() - self._written >= journal.WRITE_EVERY_S:
+            self._write()
+
     def _write(self) -> None:
+        self._written = time.monotonic()
         try:
             self._write_files()
         except OSError as exc:
@@ -424,6 +451,8 @@ def load_results(path: Path) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(path.read_text())
     if not isinstance(data, dict):
         raise ValueError(f"{path}: not a results.json object")
+    if data.get("state") == "running":  # a run going, or killed: its journal has the rest
+        data = journal.merged(data, path.parent)
     try:
         return upgrade(data)
     except ValueError as exc:

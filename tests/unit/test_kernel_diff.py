@@ -60,6 +60,7 @@ def write_run(reports: Path, run_id: str, verdicts: list[Verdict]) -> Path:
     """A schema-2 run written by the lab's own writer (RunReport)."""
     report = RunReport(reports, run_id, {"kind": "run", "state": "finished"})
     report.add_all(verdicts)
+    report.flush()
     return report.dir
 
 

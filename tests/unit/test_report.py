@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from lab.report.results import Environment, Status, Verdict
-from lab.report.run import RunReport, md_code, md_escape
+from lab.report.run import RunReport, load_results, md_code, md_escape
 
 ENV = Environment(
     "p1",
@@ -44,6 +44,10 @@ def test_incremental_and_consistent(tmp_path: Path) -> None:
             cell=CELL,
         )
     )
+    # every verdict is in the journal at once; load_results replays it over a running run's
+    # results.json, whose full rewrite may lag by journal.WRITE_EVERY_S
+    assert len(load_results(tmp_path / "run1" / "results.json")["verdicts"]) == 2
+    report.flush()
     data = json.loads((tmp_path / "run1" / "results.json").read_text())
     assert data["schema_version"] == 2
     assert {v["cell"] for v in data["verdicts"]} == {CELL}
@@ -94,6 +98,7 @@ def test_guests_and_resume_are_keyed_by_cell(tmp_path: Path) -> None:
         )
     )
     assert report.finished_pairs() == {(CELL, "vdso-entry"), (CELL, "regs"), (CELL, "boot")}
+    report.flush()
     summary = (tmp_path / "run1" / "summary.md").read_text()
     assert "error kind: boot" in summary
     assert "| p1@cloud-amd64\\+icount\\+nopti |" in summary  # md-escaped
