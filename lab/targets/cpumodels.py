@@ -40,12 +40,12 @@ def parse_definitions(lines: str) -> dict[str, str]:
     return {}
 
 
-@cache
-def _definitions(argv: tuple[str, ...], env: tuple[tuple[str, str], ...]) -> dict[str, str]:
+def _ask(argv: tuple[str, ...], env: tuple[tuple[str, str], ...], stdin: str = "") -> str:
+    """What a QEMU build prints for these arguments ("" if it cannot be started in time)."""
     try:
-        out = subprocess.run(
+        return subprocess.run(
             argv,
-            input=QUERY,
+            input=stdin,
             capture_output=True,
             text=True,
             timeout=30,
@@ -53,8 +53,12 @@ def _definitions(argv: tuple[str, ...], env: tuple[tuple[str, str], ...]) -> dic
             check=False,
         ).stdout
     except (OSError, subprocess.TimeoutExpired):
-        return {}
-    return parse_definitions(out)
+        return ""
+
+
+@cache
+def _definitions(argv: tuple[str, ...], env: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    return parse_definitions(_ask(argv, env, QUERY))
 
 
 def definitions(
@@ -106,18 +110,7 @@ def machines(
 ) -> dict[str, str]:
     """Every machine type of a QEMU build, name → the versioned type it is ({} if it cannot
     say)."""
-    try:
-        out = subprocess.run(
-            (binary, *args, "-M", "help"),
-            capture_output=True,
-            text=True,
-            timeout=30,
-            env={"PATH": "/usr/bin:/bin", **dict(env)},
-            check=False,
-        ).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return {}
-    return parse_machines(out)
+    return parse_machines(_ask((binary, *args, "-M", "help"), env))
 
 
 def pinned_machine(
