@@ -41,8 +41,8 @@ def bisect(tree: Path, good: str, bad: str, script: Sequence[str], say: Say) -> 
             "`git bisect run <lab> bisect run ...`, or end it with `git bisect reset`"
         )
     good_sha, bad_sha = commit_of(tree, good), commit_of(tree, bad)
-    git(tree, "bisect", "start", bad_sha, good_sha)
     try:
+        say(git(tree, "bisect", "start", bad_sha, good_sha))
         output = stream(["git", "-C", str(tree), "bisect", "run", *script], say)
     finally:
         git(tree, "bisect", "reset", check=False)
