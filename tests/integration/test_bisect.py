@@ -5,7 +5,10 @@ intel-sep --scenarios vdso-entry` names that commit and leaves the tree as it wa
 
 Cost: every step builds in the history's one O= directory (lab/kbuild keys it by tree path and
 arch), so only the first build ever is cold; each commit's kernel is then cached by its HEAD,
-and a warm session's bisect runs no make at all (its steps are boots)."""
+and a warm session's bisect runs no make at all (its steps are boots). Measured on the shared
+2-core machine (a nightly running): making the history 80 s; the first, cold build of its O=
+dir 11:27 (685 s in make); the bisect with that O= dir warm 44 s (two steps, incremental
+builds of 16.6 s and 14.5 s); fully warm 16 s for this file."""
 
 from __future__ import annotations
 
