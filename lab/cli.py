@@ -17,6 +17,7 @@ from types import FrameType
 from rich.console import Console
 
 from lab import __version__
+from lab.bisect import cli as bisect_cli
 from lab.config.nightly import Tier
 from lab.config.profiles import LabHost, Profile, load_hosts, load_profiles, select
 from lab.config.scenarios import load_all
@@ -44,6 +45,7 @@ from lab.images.builder import Images
 from lab.images.kernels import user_kernel
 from lab.images.recipe import Recipe
 from lab.kbuild import cli as kbuild_cli
+from lab.kbuild.axis import with_tree
 from lab.model import CpuIdentity, explain, kernel_facts
 from lab.report import browse, history, kernel_diff, trend
 from lab.report.html import write_html
@@ -243,6 +245,7 @@ def _make_plan(args: argparse.Namespace, resumed: RunReport | None) -> tuple[Run
     catalog = load_catalog()
     loaded = load_all(scenario_dir, catalog.known(), profiles)
     kernels, tiers = _kernels(args, root, resumed)
+    bits = {p.expect.kernel_bits for p in chosen if not p.is_remote}
     plan = RunPlan(
         chosen,
         select_scenarios(loaded, wanted_scenarios),
@@ -255,6 +258,7 @@ def _make_plan(args: argparse.Namespace, resumed: RunReport | None) -> tuple[Run
         scenario_dir=Path(args.scenario_dir) if args.scenario_dir else None,
         selftests_src=Path(args.selftests_src).resolve() if args.selftests_src else None,
         kernels=kernels,
+        trees=kbuild_cli.tree_axis(kernels, bits, _say),
         tiers=tiers,
         emulators=qemu_axis(args.qemu, Images(root).recipe(), resumed.meta if resumed else None),
         reruns=max(0, args.reruns),
@@ -267,16 +271,16 @@ def _make_plan(args: argparse.Namespace, resumed: RunReport | None) -> tuple[Run
 def _kernels(
     args: argparse.Namespace, root: Path, resumed: RunReport | None
 ) -> tuple[tuple[str, ...], tuple[Tier, ...]]:
-    """--kernels (series or kernels of images/recipe.yaml, or files); a resumed run's own; or,
-    for a nightly that names no slice, the tiers of vendors.yaml `nightly:`."""
+    """--kernels (series or kernels of images/recipe.yaml, files, tree:PATH) and --tree; a
+    resumed run's own; or, for a nightly that names no slice, the tiers of vendors.yaml."""
     if resumed is not None:
         meta = resumed.meta
         return tuple(map(str, meta.get("kernels", []))), tiers_from_meta(meta.get("tiers"))
-    wanted = _split(args.kernels) or []
+    wanted = with_tree(_split(args.kernels) or [], args.tree, args.kernel)
     recipe = Images(root).recipe()
     if wanted:
         return known_kernels(wanted, recipe), ()
-    slice_given = args.profiles or args.scenarios or args.kernel
+    slice_given = args.profiles or args.scenarios or args.kernel or args.tree
     if args.command_name == "nightly" and not slice_given:
         return default_tiers(_vendors_loc(args).path, recipe)
     return (), ()
@@ -465,6 +469,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("profiles", help="list CPU-vendor profiles").set_defaults(func=cmd_profiles)
     kbuild_cli.add_parser(sub)  # lab kernel build
+    bisect_cli.add_parser(sub)  # lab bisect
 
     model = sub.add_parser("model", help="the entry model's predictions")
     msub = model.add_subparsers(dest="model_command", required=True, metavar="ACTION")

@@ -32,7 +32,8 @@ def add_axis_arguments(p: argparse.ArgumentParser) -> None:
         action="append",
         metavar="K,...",
         help="run every profile on each of these kernels: series of images/recipe.yaml "
-        "(6.1, 6.12, 7.2, 7.3-rc: the flavour of the profile's bitness), kernel names or files",
+        "(6.1, 6.12, 7.2, 7.3-rc: the flavour of the profile's bitness), kernel names, files "
+        "or kernel trees (tree:~/linux: built for each bitness the profiles need)",
     )
     p.add_argument(
         "--qemu",

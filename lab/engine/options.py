@@ -23,6 +23,12 @@ def run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profiles", action="append", help="names or tags, comma-separated")
     p.add_argument("--scenarios", action="append", help="scenario or suite names")
     p.add_argument("--kernel", help="recipe kernel name or path to your own bzImage/vmlinux")
+    p.add_argument(
+        "--tree",
+        metavar="PATH",
+        help="build your kernel tree (lab kernel build, cached; x86_64 and/or i386 as the "
+        "profiles need) and run on it: --kernels tree:PATH",
+    )
     add_axis_arguments(p)  # --kernels, --qemu
     p.add_argument("--jobs", type=int, help="guests at a time (default: number of cores)")
     p.add_argument("--accel", default="auto", choices=["auto", "tcg", "kvm"])

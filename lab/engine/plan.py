@@ -25,6 +25,7 @@ from lab.images.emulators import PrivateQemu
 from lab.images.kernels import BuiltKernel, user_kernel
 from lab.images.recipe import Recipe
 from lab.images.sshpart import SshPart
+from lab.kbuild.axis import TreeKernels, choice_for, is_tree
 from lab.model import KernelFactsError, kernel_facts
 from lab.model.kernel import parse_kconfig
 from lab.suites import Catalog, load_catalog
@@ -56,6 +57,8 @@ class RunPlan:
     # --kernels: series of the recipe ("6.1", "7.2"), recipe kernel names or kernel files; each
     # profile runs on each (the flavour of its bitness). Empty: each profile's own kernel.
     kernels: tuple[str, ...] = ()
+    # The tree choices of --kernels (tree:/abs/path), built: each bitness's kernel or why none.
+    trees: TreeKernels = field(default_factory=dict)
     # The nightly's tiers (vendors.yaml `nightly:`): which suites each kernel choice runs; a
     # choice in no tier runs every scenario of the plan.
     tiers: tuple[Tier, ...] = ()
@@ -85,10 +88,15 @@ class RunPlan:
         return layers
 
 
-def kernel_choice(profile: Profile, choice: str, recipe: Recipe) -> tuple[str, str]:
+def kernel_choice(
+    profile: Profile, choice: str, recipe: Recipe, trees: TreeKernels | None = None
+) -> tuple[str, str]:
     """The kernel a profile boots for one --kernels choice, and "" — or the name that cell
     would have had and why it cannot exist (no build of that series for the profile's
-    bitness: Debian builds no 686 kernel after 6.1)."""
+    bitness: Debian builds no 686 kernel after 6.1; a tree that cannot build i386)."""
+    built = choice_for(profile.expect.kernel_bits, choice, trees or {})
+    if built is not None:
+        return built
     series = recipe.series.get(choice)
     if series is None:
         return choice, ""  # a recipe kernel name or a file: as --kernel
@@ -108,14 +116,18 @@ def kernel_choice(profile: Profile, choice: str, recipe: Recipe) -> tuple[str, s
 def known_kernels(wanted: list[str], recipe: Recipe) -> tuple[str, ...]:
     """--kernels checked: each a series or kernel of the recipe, or a kernel file (resolved)."""
     for k in wanted:
+        if is_tree(k):
+            continue  # built by lab.kbuild.axis
         if k not in recipe.series and k not in recipe.kernel_names() and not Path(k).is_file():
             known = ", ".join([*recipe.series, *recipe.kernel_names()])
             raise ConfigError(
                 SourceLocation(Path("--kernels")),
                 f"unknown kernel {k!r}: neither a series or kernel of images/recipe.yaml "
-                f"({known}) nor a kernel file",
+                f"({known}) nor a kernel file (a kernel tree: tree:PATH)",
             )
-    return tuple(str(Path(k).resolve()) if Path(k).is_file() else k for k in wanted)
+    return tuple(
+        str(Path(k).resolve()) if not is_tree(k) and Path(k).is_file() else k for k in wanted
+    )
 
 
 @dataclass(frozen=True)
@@ -151,7 +163,7 @@ def _expand_kernels(plan: RunPlan, recipe: Recipe) -> list[Slot]:
             out.append(Slot(profile))
             continue
         for choice in plan.kernels:
-            name, why = kernel_choice(profile, choice, recipe)
+            name, why = kernel_choice(profile, choice, recipe, plan.trees)
             out.append(Slot(replace(profile, kernel=name), why, choice))
     return out
 

@@ -3,10 +3,12 @@ boots), or a kernel developer's own file; and the config facts the lab's semanti
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from lab.errors import ImageError
 from lab.fsutil import atomic_write
@@ -146,8 +148,48 @@ def build_kernel(
     )
 
 
+KBUILD_MANIFEST = "manifest.json"  # what `lab kernel build` writes beside its kernel
+
+
+def kbuild_name(manifest: Mapping[str, Any]) -> str:
+    """The stable name of a kernel `lab kernel build` made, from its tree: tree-<git HEAD>
+    (-dirty), tree-<identity> for a tree outside git, src-<version> for Debian's linux-source.
+    Cells are named by it (intel-sep@tree-1a2b3c4d5e6f), so runs of one tree compare."""
+    inputs = manifest.get("inputs") or {}
+    origin = str(inputs.get("tree", ""))
+    kind, _, rest = origin.partition(":")
+    if kind == "git":
+        head, _, dirty = rest.partition("+")
+        return f"tree-{head[:12]}{'-dirty' if dirty else ''}"
+    if kind == "debian":
+        return f"src-{rest.partition('=')[2] or rest}"
+    return f"tree-{str(inputs.get('tree_identity', ''))[:12] or 'unknown'}"
+
+
+def kernel_file(path: Path) -> tuple[Path, dict[str, Any]]:
+    """The kernel a --kernel path names, and its kbuild manifest ({} if none): a file, or a
+    directory `lab kernel build` made (its manifest names the kernel in it)."""
+    where = path if path.is_dir() else path.parent
+    try:
+        manifest: dict[str, Any] = json.loads((where / KBUILD_MANIFEST).read_text())
+    except (OSError, ValueError):
+        manifest = {}
+    if path.is_dir():
+        if not manifest.get("kernel"):
+            raise ImageError(
+                f"kernel {path}: a directory, but not one `lab kernel build` made "
+                f"(no {KBUILD_MANIFEST} naming its kernel)"
+            )
+        return path / str(manifest["kernel"]), manifest
+    if manifest.get("kernel") != path.name:
+        manifest = {}  # a manifest beside it, but of another file
+    return path, manifest
+
+
 def user_kernel(path: Path) -> BuiltKernel:
-    """A kernel developer's own bzImage/vmlinux, booted as given."""
+    """A kernel developer's own bzImage/vmlinux, booted as given; a `lab kernel build`
+    result (its directory or its kernel) gets its tree's name and release."""
+    path, manifest = kernel_file(path)
     info = kernelimage.inspect(path)
     release = info.version.split(" ")[0] if info.version else ""
     config: dict[str, str] = {}
@@ -156,12 +198,13 @@ def user_kernel(path: Path) -> BuiltKernel:
             config = config_facts(candidate.read_text(errors="replace"))
             break
     boot = "vmlinux" if info.format == "elf" else "bzimage"
+    name = kbuild_name(manifest) if manifest else f"user:{path.name}"
     return BuiltKernel(
-        f"user:{path.name}",
+        name,
         path.resolve(),
         info.bits,
         boot,
-        release,
+        release or str(manifest.get("release", "")),
         f"user:{path.resolve()}",
         config,
     )

@@ -5,7 +5,7 @@ kernel's path last, the path `lab run --kernel` takes."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -15,10 +15,12 @@ from rich.markup import escape
 from lab.dirs import cache_dir, project_root
 from lab.errors import LabError
 from lab.images.builder import Images
+from lab.images.kernels import kbuild_name
+from lab.kbuild.axis import TreeKernels, tree_kernels
 from lab.kbuild.build import ARCHES, KernelBuild, build
 from lab.kbuild.make import Status
 from lab.kbuild.source import debian_tree
-from lab.kbuild.tree import KernelTree, user_tree
+from lab.kbuild.tree import KernelTree, can_build_i386, user_tree
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -84,3 +86,18 @@ def cmd_kernel_build(args: argparse.Namespace) -> int:
     say(f"kernel {m['release']} ({m['arch']}, {tree.origin}): {how}")
     print(built.kernel, flush=True)
     return 0
+
+
+def tree_axis(
+    kernels: Iterable[str], bits_needed: Iterable[int], say: Callable[[str], None]
+) -> TreeKernels:
+    """The tree choices of a run's kernel axis, built (cached) for the bitnesses needed."""
+
+    def one(path: Path, arch: str) -> tuple[Path, str]:
+        tree = user_tree(path)
+        built = build(tree, arch, kbuild_cache(), log=say)
+        how = "cached" if built.cached else f"built in {built.manifest['build_seconds']} s"
+        say(f"kernel {built.manifest['release']} ({arch}, {tree.origin}): {how}")
+        return built.kernel, kbuild_name(built.manifest)
+
+    return tree_kernels(kernels, bits_needed, one, can_build_i386)
